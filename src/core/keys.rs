@@ -1,0 +1,125 @@
+//! Public keys and signature checks: ECDSA P-256/P-384 (DER signatures over a digest of the
+//! message) and Ed25519 (over the message itself).
+
+use std::fmt;
+
+use ecdsa::signature::hazmat::PrehashVerifier;
+use sha2::Digest;
+use spki::DecodePublicKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlg::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            HashAlg::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            HashAlg::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(data).into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// The SubjectPublicKeyInfo is not a key type we support, or is malformed.
+    UnsupportedKey,
+    /// The signature bytes are not a well-formed signature for this key type.
+    MalformedSignature,
+    /// Well-formed, but does not verify.
+    BadSignature,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyError::UnsupportedKey => "unsupported or malformed public key",
+            KeyError::MalformedSignature => "malformed signature",
+            KeyError::BadSignature => "signature does not verify",
+        })
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+#[derive(Clone)]
+pub enum PublicKey {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PublicKey::P256(_) => "PublicKey(P-256)",
+            PublicKey::P384(_) => "PublicKey(P-384)",
+            PublicKey::Ed25519(_) => "PublicKey(Ed25519)",
+        })
+    }
+}
+
+impl PublicKey {
+    /// Parses a DER SubjectPublicKeyInfo.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::P256(k));
+        }
+        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::P384(k));
+        }
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::Ed25519(k));
+        }
+        Err(KeyError::UnsupportedKey)
+    }
+
+    /// The hash an ECDSA key signs with by default (Sigstore's conventions).
+    pub fn default_hash(&self) -> HashAlg {
+        match self {
+            PublicKey::P384(_) => HashAlg::Sha384,
+            _ => HashAlg::Sha256,
+        }
+    }
+
+    /// Verifies `signature` over `message`. ECDSA signatures are DER and cover `hash(message)`;
+    /// Ed25519 signs the message itself and ignores `hash`.
+    pub fn verify(&self, hash: HashAlg, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
+        match self {
+            PublicKey::Ed25519(k) => {
+                let sig = ed25519_dalek::Signature::from_slice(signature)
+                    .map_err(|_| KeyError::MalformedSignature)?;
+                k.verify_strict(message, &sig)
+                    .map_err(|_| KeyError::BadSignature)
+            }
+            _ => self.verify_prehash(&hash.digest(message), signature),
+        }
+    }
+
+    /// Verifies a DER ECDSA signature over an already computed digest.
+    pub fn verify_prehash(&self, digest: &[u8], signature: &[u8]) -> Result<(), KeyError> {
+        match self {
+            PublicKey::P256(k) => {
+                let sig = p256::ecdsa::Signature::from_der(signature)
+                    .map_err(|_| KeyError::MalformedSignature)?;
+                k.verify_prehash(digest, &sig)
+                    .map_err(|_| KeyError::BadSignature)
+            }
+            PublicKey::P384(k) => {
+                let sig = p384::ecdsa::Signature::from_der(signature)
+                    .map_err(|_| KeyError::MalformedSignature)?;
+                k.verify_prehash(digest, &sig)
+                    .map_err(|_| KeyError::BadSignature)
+            }
+            PublicKey::Ed25519(_) => Err(KeyError::UnsupportedKey),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! gitsign-rs: keyless Sigstore signing and verification of Git commits and tags.
+#![forbid(unsafe_code)]
+
+pub mod core;
