@@ -3,4 +3,5 @@
 
 pub mod der;
 pub mod keys;
+pub mod pem;
 pub mod time;
