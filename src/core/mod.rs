@@ -6,4 +6,6 @@ pub mod der;
 pub mod gitobj;
 pub mod keys;
 pub mod pem;
+pub mod policy;
+pub mod status;
 pub mod time;

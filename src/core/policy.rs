@@ -1,0 +1,193 @@
+//! Who may have signed: the certificate identity and OIDC issuer a verifier expects.
+//! Regular expressions are anchored at both ends, as in gitsign and cosign.
+
+use std::fmt;
+
+use regex::Regex;
+
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Regex(Regex),
+}
+
+impl Matcher {
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(s) => s == value,
+            Matcher::Regex(r) => r.is_match(value),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Matcher::Exact(s) => format!("{s:?}"),
+            Matcher::Regex(r) => format!("regexp {:?}", r.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    /// Neither or both of the exact and regexp forms were given.
+    NeedOneOf {
+        what: &'static str,
+    },
+    BadRegex {
+        what: &'static str,
+        error: String,
+    },
+    IdentityMismatch {
+        expected: String,
+        found: String,
+    },
+    IssuerMismatch {
+        expected: String,
+        found: String,
+    },
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyError::NeedOneOf { what } => {
+                write!(f, "give exactly one of --{what} or --{what}-regexp")
+            }
+            PolicyError::BadRegex { what, error } => write!(f, "invalid --{what}-regexp: {error}"),
+            PolicyError::IdentityMismatch { expected, found } => write!(
+                f,
+                "certificate identity {found:?} does not match the expected {expected}"
+            ),
+            PolicyError::IssuerMismatch { expected, found } => write!(
+                f,
+                "certificate OIDC issuer {found:?} does not match the expected {expected}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+fn matcher(
+    what: &'static str,
+    exact: Option<&str>,
+    regexp: Option<&str>,
+) -> Result<Matcher, PolicyError> {
+    match (exact, regexp) {
+        (Some(s), None) => Ok(Matcher::Exact(s.to_string())),
+        (None, Some(r)) => Regex::new(&format!("^(?:{r})$"))
+            .map(Matcher::Regex)
+            .map_err(|e| PolicyError::BadRegex {
+                what,
+                error: e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            }),
+        _ => Err(PolicyError::NeedOneOf { what }),
+    }
+}
+
+/// The expected signer.
+#[derive(Debug, Clone)]
+pub struct IdentityPolicy {
+    pub identity: Matcher,
+    pub issuer: Matcher,
+}
+
+impl IdentityPolicy {
+    pub fn new(
+        identity: Option<&str>,
+        identity_regexp: Option<&str>,
+        issuer: Option<&str>,
+        issuer_regexp: Option<&str>,
+    ) -> Result<Self, PolicyError> {
+        Ok(IdentityPolicy {
+            identity: matcher("certificate-identity", identity, identity_regexp)?,
+            issuer: matcher("certificate-oidc-issuer", issuer, issuer_regexp)?,
+        })
+    }
+
+    /// Checks a certificate's identity (SAN value) and issuer.
+    pub fn check(&self, identity: &str, issuer: Option<&str>) -> Result<(), PolicyError> {
+        if !self.identity.matches(identity) {
+            return Err(PolicyError::IdentityMismatch {
+                expected: self.identity.describe(),
+                found: identity.to_string(),
+            });
+        }
+        let issuer = issuer.unwrap_or("");
+        if !self.issuer.matches(issuer) {
+            return Err(PolicyError::IssuerMismatch {
+                expected: self.issuer.describe(),
+                found: issuer.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regexps_are_anchored() {
+        let p = IdentityPolicy::new(
+            None,
+            Some(".*@chainguard.dev"),
+            Some("https://accounts.google.com"),
+            None,
+        )
+        .unwrap();
+        assert!(
+            p.check("billy@chainguard.dev", Some("https://accounts.google.com"))
+                .is_ok()
+        );
+        assert!(
+            p.check(
+                "billy@chainguard.dev.evil.com",
+                Some("https://accounts.google.com")
+            )
+            .is_err()
+        );
+        let p = IdentityPolicy::new(
+            Some("a@b.c"),
+            None,
+            None,
+            Some("https://github.com/login/oauth"),
+        )
+        .unwrap();
+        assert!(
+            p.check("a@b.c", Some("https://github.com/login/oauth/x"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn exactly_one_form_of_each_is_required() {
+        assert_eq!(
+            IdentityPolicy::new(None, None, Some("x"), None).unwrap_err(),
+            PolicyError::NeedOneOf {
+                what: "certificate-identity"
+            }
+        );
+        assert!(IdentityPolicy::new(Some("a"), Some("b"), Some("x"), None).is_err());
+        assert!(matches!(
+            IdentityPolicy::new(Some("a"), None, None, Some("(")),
+            Err(PolicyError::BadRegex { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_issuer_never_matches_a_real_issuer() {
+        let p = IdentityPolicy::new(Some("a"), None, Some("https://x"), None).unwrap();
+        assert!(matches!(
+            p.check("a", None),
+            Err(PolicyError::IssuerMismatch { .. })
+        ));
+    }
+}
