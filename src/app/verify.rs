@@ -1,0 +1,283 @@
+//! `gitsign --verify` (git's verify mode), `gitsign verify [REV]`, `gitsign verify-tag TAG`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use crate::app::{AppError, FAILED, OK, Reporter};
+use crate::cli::{GpgVerify, OutputFormat, VerifyArgs};
+use crate::core::gitobj::{self, HashAlgo, ObjectKind};
+use crate::core::policy::IdentityPolicy;
+use crate::core::status::{self, Status};
+use crate::core::time::format_rfc3339;
+use crate::core::trust::TrustedRoot;
+use crate::core::verify::{self, Failure, FailureKind, Options, Proof, Verified, VerifyError};
+use crate::io::config::Settings;
+use crate::io::git::Repo;
+use crate::io::rekor::RekorClient;
+
+/// Verifies one signature over one payload: offline when the entry is embedded (or the log
+/// check is skipped), otherwise through a Rekor lookup bounded by `settings.rekor_timeout`.
+fn verify_object(kind: ObjectKind, object_id: Option<&str>, payload: &[u8], signature: &[u8], algo: HashAlgo, settings: &Settings, trust: &TrustedRoot, opts: &Options) -> Result<Verified, Failure> {
+    let checked = verify::check_signature(payload, signature)?;
+    if checked.embedded_entry.is_some() || !opts.check_tlog {
+        return verify::verify_offline(&checked, trust, opts);
+    }
+    // gitsign online mode: Rekor logged the object id; recompute it from what git gave us.
+    let id = match object_id {
+        Some(id) => id.to_string(),
+        None => {
+            let raw = gitobj::join(kind, payload, signature, algo).map_err(|e| Failure {
+                error: VerifyError::LogUnavailable { reason: e.to_string() },
+                fingerprint: Some(checked.fingerprint.clone()),
+                identity: checked.identity.clone(),
+                signing_time: checked.signing_time,
+            })?;
+            algo.object_id(kind, &raw)
+        }
+    };
+    let lookup = RekorClient::new(&settings.rekor, settings.rekor_timeout).and_then(|c| c.entries_for_certificate(&checked.leaf_pem()));
+    match lookup {
+        Ok(entries) => verify::verify_online(&checked, &id, &entries, trust, opts),
+        Err(e) => Err(Failure {
+            error: VerifyError::LogUnavailable {
+                reason: format!("{kind} {id} has no embedded transparency log entry (gitsign online mode) and {e}", kind = kind.name()),
+            },
+            fingerprint: Some(checked.fingerprint.clone()),
+            identity: checked.identity.clone(),
+            signing_time: checked.signing_time,
+        }),
+    }
+}
+
+fn describe_proof(v: &Verified) -> String {
+    match &v.proof {
+        Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) => format!(
+            "transparency log {} entry {} integrated {} ({}; SET, inclusion proof and checkpoint verified)",
+            e.base_url,
+            e.log_index,
+            format_rfc3339(e.integrated_time),
+            if matches!(v.proof, Proof::EmbeddedEntry(_)) { "embedded in the signature" } else { "found online" }
+        ),
+        Proof::Unchecked => "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog); the certificate was checked at the signing time the signer wrote".to_string(),
+    }
+}
+
+fn summary(v: &Verified, reporter: &mut Reporter) {
+    reporter.say(&format!(
+        "gitsign: Good signature from {} (OIDC issuer {})",
+        v.identity,
+        v.issuer.as_deref().unwrap_or("unknown")
+    ));
+    reporter.say(&format!(
+        "gitsign: certificate {} issued by {}, valid {} to {}",
+        v.fingerprint,
+        v.certificate_issuer,
+        format_rfc3339(v.not_before),
+        format_rfc3339(v.not_after)
+    ));
+    reporter.say(&format!("gitsign: {}", describe_proof(v)));
+    let mut checked = vec!["signature", "certificate chain"];
+    let mut unchecked = vec![];
+    if v.sct_verified { checked.push("SCT") } else { unchecked.push("SCT") }
+    if matches!(v.proof, Proof::Unchecked) { unchecked.push("transparency log") } else { checked.push("transparency log") }
+    let mut line = format!("gitsign: checked: {}", checked.join(", "));
+    if !unchecked.is_empty() {
+        line.push_str(&format!("; NOT checked: {}", unchecked.join(", ")));
+    }
+    reporter.say(&line);
+}
+
+fn help_for(f: &Failure) -> &'static str {
+    match f.error {
+        VerifyError::LogUnavailable { .. } | VerifyError::NoMatchingOnlineEntry { .. } => {
+            " (to check only the signature and certificate chain: gitsign verify --insecure-ignore-tlog)"
+        }
+        VerifyError::Sct(_) => " (to skip the SCT check: --insecure-ignore-sct)",
+        _ => "",
+    }
+}
+
+fn read_input(path: Option<&Path>) -> Result<Vec<u8>, AppError> {
+    let mut buf = Vec::new();
+    match path {
+        Some(p) => buf = std::fs::read(p).map_err(|e| AppError::failed(format!("cannot read {}: {e}", p.display())))?,
+        None => {
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| AppError::failed(format!("cannot read the signed data from stdin: {e}")))?;
+        }
+    }
+    Ok(buf)
+}
+
+/// Where status lines go: fd 1 and 2 are ours already; any other fd through /dev/fd.
+fn status_writer(fd: Option<i32>) -> Result<Box<dyn Write>, AppError> {
+    Ok(match fd {
+        None => Box::new(std::io::sink()),
+        Some(1) => Box::new(std::io::stdout()),
+        Some(2) => Box::new(std::io::stderr()),
+        Some(n) => Box::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/dev/fd/{n}"))
+                .map_err(|e| AppError::usage(format!("cannot write status to fd {n}: {e}")))?,
+        ),
+    })
+}
+
+fn settings_here() -> Result<(Settings, Option<Repo>), AppError> {
+    let repo = Repo::discover().ok();
+    let settings = Settings::load(repo.as_ref().map(|r| r.git_dir()).as_deref()).map_err(AppError::usage)?;
+    Ok((settings, repo))
+}
+
+/// git's verify mode: `--status-fd=1 --verify SIGFILE -`.
+pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
+    let mut status = status_writer(args.status_fd)?;
+    let (settings, repo) = settings_here()?;
+    let mut reporter = Reporter::new(settings.log_path.as_deref());
+    let signature = std::fs::read(&args.signature_file).map_err(|e| AppError::failed(format!("cannot read signature file {}: {e}", args.signature_file.display())))?;
+    let payload = read_input(args.data_file.as_deref())?;
+    let trust = crate::io::trust::load(&settings, None).map_err(AppError::usage)?;
+    let algo = repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo);
+    let kind = gitobj::kind_of_payload(&payload).unwrap_or(ObjectKind::Commit);
+    let outcome = verify_object(kind, None, &payload, &signature, algo, &settings, &trust, &Options::default());
+    let mut lines = vec![Status::NewSig];
+    let code = match &outcome {
+        Ok(v) => {
+            let time = v.signing_time.unwrap_or(v.verified_at);
+            lines.push(Status::GoodSig { key_id: status::key_id(&v.fingerprint), uid: v.identity.clone() });
+            lines.push(Status::ValidSig { fingerprint: v.fingerprint.clone(), time });
+            lines.push(Status::TrustFully);
+            OK
+        }
+        Err(f) => {
+            let key_id = f.fingerprint.as_deref().map_or_else(|| "0".repeat(16), status::key_id);
+            lines.push(match f.kind() {
+                FailureKind::Bad => Status::BadSig { key_id, uid: f.identity.clone().unwrap_or_default() },
+                FailureKind::Error => Status::ErrSig {
+                    key_id,
+                    time: f.signing_time.unwrap_or(0),
+                    rc: if f.fingerprint.is_some() { 4 } else { 9 },
+                    fingerprint: f.fingerprint.clone(),
+                },
+            });
+            FAILED
+        }
+    };
+    // Status first: git needs it whatever the human text says.
+    status
+        .write_all(status::render(&lines).as_bytes())
+        .and_then(|()| status.flush())
+        .map_err(|e| AppError::failed(format!("cannot write status lines: {e}")))?;
+    match &outcome {
+        Ok(v) => summary(v, &mut reporter),
+        Err(f) => {
+            let bad = if f.kind() == FailureKind::Bad { "BAD signature" } else { "cannot verify signature" };
+            let who = f.identity.as_deref().map(|i| format!(" from {i}")).unwrap_or_default();
+            reporter.say(&format!("gitsign: {bad}{who}: {f}{}", help_for(f)));
+        }
+    }
+    Ok(code)
+}
+
+pub fn verify_commit(args: &VerifyArgs) -> Result<i32, AppError> {
+    verify_in_repo(args, ObjectKind::Commit)
+}
+
+pub fn verify_tag(args: &VerifyArgs) -> Result<i32, AppError> {
+    verify_in_repo(args, ObjectKind::Tag)
+}
+
+fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> {
+    let policy = IdentityPolicy::new(
+        args.certificate_identity.as_deref(),
+        args.certificate_identity_regexp.as_deref(),
+        args.certificate_oidc_issuer.as_deref(),
+        args.certificate_oidc_issuer_regexp.as_deref(),
+    )
+    .map_err(|e| AppError::usage(e.to_string()))?;
+    let repo = Repo::discover().map_err(AppError::usage)?;
+    let settings = Settings::load(Some(&repo.git_dir())).map_err(AppError::usage)?;
+    let trust = crate::io::trust::load(&settings, args.trusted_root.as_deref()).map_err(AppError::usage)?;
+    let object = match kind {
+        ObjectKind::Commit => repo.read_commit(args.target.as_deref().unwrap_or("HEAD")),
+        ObjectKind::Tag => match args.target.as_deref() {
+            Some(t) => repo.read_tag(t),
+            None => return Err(AppError::usage("verify-tag needs a tag name")),
+        },
+    }
+    .map_err(AppError::failed)?;
+    let opts = Options {
+        check_tlog: !args.insecure_ignore_tlog,
+        require_sct: !args.insecure_ignore_sct,
+    };
+    let algo = repo.hash_algo();
+    let outcome = gitobj::split(kind, &object.raw, algo)
+        .map_err(|e| Failure {
+            error: VerifyError::Object(e),
+            fingerprint: None,
+            identity: None,
+            signing_time: None,
+        })
+        .and_then(|s| verify_object(kind, Some(&object.id), &s.payload, &s.signature, algo, &settings, &trust, &opts))
+        .and_then(|v| v.check_policy(&policy).map(|()| v));
+    let name = kind.name();
+    match args.output {
+        OutputFormat::Json => {
+            println!("{}", json_report(name, &object.id, &outcome));
+        }
+        OutputFormat::Text => match &outcome {
+            Ok(v) => {
+                let mut out = Reporter::new(None);
+                out.say(&format!("gitsign: {name} {}: verified", object.id));
+                summary(v, &mut out);
+            }
+            Err(f) => {
+                eprintln!("gitsign: {name} {} NOT verified: {f}{}", object.id, help_for(f));
+            }
+        },
+    }
+    Ok(if outcome.is_ok() { OK } else { FAILED })
+}
+
+fn json_report(kind: &str, id: &str, outcome: &Result<Verified, Failure>) -> serde_json::Value {
+    use serde_json::json;
+    match outcome {
+        Ok(v) => {
+            let tlog = match &v.proof {
+                Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) => json!({
+                    "checked": true,
+                    "source": if matches!(v.proof, Proof::EmbeddedEntry(_)) { "embedded" } else { "online" },
+                    "log": e.base_url,
+                    "log_index": e.log_index,
+                    "integrated_time": format_rfc3339(e.integrated_time),
+                }),
+                Proof::Unchecked => json!({"checked": false}),
+            };
+            json!({
+                "verified": true,
+                "object": {"type": kind, "id": id},
+                "identity": v.identity,
+                "issuer": v.issuer,
+                "certificate": {
+                    "sha1_fingerprint": v.fingerprint,
+                    "issuer": v.certificate_issuer,
+                    "not_before": format_rfc3339(v.not_before),
+                    "not_after": format_rfc3339(v.not_after),
+                },
+                "verified_at": format_rfc3339(v.verified_at),
+                "time_source": if matches!(v.proof, Proof::Unchecked) { "cms-signing-time" } else { "tlog-integrated-time" },
+                "tlog": tlog,
+                "sct_checked": v.sct_verified,
+            })
+        }
+        Err(f) => json!({
+            "verified": false,
+            "object": {"type": kind, "id": id},
+            "identity": f.identity,
+            "failure": if f.kind() == FailureKind::Bad { "bad-signature" } else { "cannot-verify" },
+            "error": f.to_string(),
+        }),
+    }
+}

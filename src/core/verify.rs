@@ -1,0 +1,385 @@
+//! Verification of one gitsign signature, in stages the app layer wires to I/O:
+//!
+//! 1. [`check_signature`]: PEM → CMS → signer certificate; messageDigest = sha256(payload);
+//!    the ECDSA signature over the signed attributes as received. Failure here is BADSIG
+//!    when the signature does not match the data, ERRSIG when it cannot be read.
+//! 2. The time at which the certificate must have been valid comes from a transparency log
+//!    entry, never from the clock: [`verify_offline`] uses the entry embedded in the
+//!    signature (or, only when the caller explicitly skips the log, the CMS signing time);
+//!    [`verify_online`] takes candidate entries the app fetched from Rekor.
+//! 3. The chain to a Fulcio CA of the trusted root, the embedded SCT, and the identity.
+//!
+//! Every path ends in `Ok(Verified)` or `Err(Failure)`; nothing is printed here.
+
+use std::fmt;
+
+use sha1::Digest as _;
+
+use crate::core::cert::{self, CertError, Certificate};
+use crate::core::cms::{self, CmsError};
+use crate::core::gitobj::{ObjectError, hex};
+use crate::core::keys::{self, HashAlg, KeyError};
+use crate::core::pem::{self, PemError};
+use crate::core::policy::{IdentityPolicy, PolicyError};
+use crate::core::sct::{self, SctError};
+use crate::core::time::UnixTime;
+use crate::core::tlog::{self, LogEntry, LogKey, TlogError, VerifiedEntry};
+use crate::core::trust::TrustedRoot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Require a verified transparency log entry (the default). When false, the chain is
+    /// checked at the CMS signing time, which the signer chose: say so loudly.
+    pub check_tlog: bool,
+    /// Require a valid embedded SCT (the default).
+    pub require_sct: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            check_tlog: true,
+            require_sct: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum VerifyError {
+    Pem(PemError),
+    Cms(CmsError),
+    SignerCertificateMissing,
+    Certificate(CertError),
+    /// messageDigest differs from sha256(payload): the data was changed.
+    DigestMismatch,
+    /// The signature over the signed attributes does not verify with the certificate's key.
+    SignatureMismatch(KeyError),
+    LogEntry(TlogError),
+    /// No embedded entry, and the caller did not look one up.
+    NoLogEntry,
+    /// Rekor had no entry for this object and certificate (or none that verified).
+    NoMatchingOnlineEntry { candidates: usize, last: Option<String> },
+    Chain(CertError),
+    Sct(SctError),
+    Policy(PolicyError),
+    /// The git object could not be split into payload and signature.
+    Object(ObjectError),
+    /// The transparency log could not be consulted (unreachable, no search index, ...).
+    LogUnavailable { reason: String },
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Pem(e) => write!(f, "signature is not a PEM SIGNED MESSAGE: {e}"),
+            VerifyError::Cms(e) => write!(f, "{e}"),
+            VerifyError::SignerCertificateMissing => {
+                f.write_str("the signer's certificate is not in the signature")
+            }
+            VerifyError::Certificate(e) => write!(f, "signer certificate: {e}"),
+            VerifyError::DigestMismatch => {
+                f.write_str("signature does not match the data (message digest differs)")
+            }
+            VerifyError::SignatureMismatch(e) => write!(f, "signature does not match the data ({e})"),
+            VerifyError::LogEntry(e) => write!(f, "transparency log entry: {e}"),
+            VerifyError::NoLogEntry => f.write_str(
+                "the signature carries no transparency log entry (gitsign online mode) and none was looked up",
+            ),
+            VerifyError::NoMatchingOnlineEntry { candidates, last } => {
+                write!(f, "Rekor has no verifiable entry for this object and certificate ({candidates} candidate(s)")?;
+                if let Some(l) = last {
+                    write!(f, "; last: {l}")?;
+                }
+                f.write_str(")")
+            }
+            VerifyError::Chain(e) => write!(f, "certificate chain: {e}"),
+            VerifyError::Sct(e) => write!(f, "certificate transparency: {e}"),
+            VerifyError::Policy(e) => write!(f, "{e}"),
+            VerifyError::Object(e) => write!(f, "{e}"),
+            VerifyError::LogUnavailable { reason } => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// What git should be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The signature does not match the data (BADSIG).
+    Bad,
+    /// The signature could not be checked, or its signer is not trusted (ERRSIG).
+    Error,
+}
+
+/// A failed verification, with what is known of the signer for the status lines.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: VerifyError,
+    pub fingerprint: Option<String>,
+    pub identity: Option<String>,
+    pub signing_time: Option<UnixTime>,
+}
+
+impl Failure {
+    pub fn kind(&self) -> FailureKind {
+        match self.error {
+            VerifyError::DigestMismatch | VerifyError::SignatureMismatch(KeyError::BadSignature) => FailureKind::Bad,
+            _ => FailureKind::Error,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+/// A signature whose bytes match the data, not yet trusted.
+#[derive(Debug, Clone)]
+pub struct CheckedSignature {
+    pub leaf: Certificate,
+    /// SHA-1 of the leaf DER, upper-case hex (gpg's fingerprint form).
+    pub fingerprint: String,
+    pub identity: Option<String>,
+    pub signed_attrs_digest: [u8; 32],
+    pub signature: Vec<u8>,
+    pub signing_time: Option<UnixTime>,
+    /// The embedded Rekor entry's protobuf bytes, if any.
+    pub embedded_entry: Option<Vec<u8>>,
+}
+
+impl CheckedSignature {
+    fn fail(&self, error: VerifyError) -> Failure {
+        Failure {
+            error,
+            fingerprint: Some(self.fingerprint.clone()),
+            identity: self.identity.clone(),
+            signing_time: self.signing_time,
+        }
+    }
+
+    /// The leaf as Rekor stores it: PEM, 64 columns, trailing newline.
+    pub fn leaf_pem(&self) -> String {
+        pem::encode("CERTIFICATE", self.leaf.der())
+    }
+}
+
+fn bare(error: VerifyError) -> Failure {
+    Failure {
+        error,
+        fingerprint: None,
+        identity: None,
+        signing_time: None,
+    }
+}
+
+/// Stage 1: the signature matches the payload.
+pub fn check_signature(payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSignature, Failure> {
+    let der = pem::decode_all(signature_pem, "SIGNED MESSAGE").map_err(|e| bare(VerifyError::Pem(e)))?;
+    let der = match der.as_slice() {
+        [one] => one,
+        [] => return Err(bare(VerifyError::Pem(PemError::NoBlock { label: "SIGNED MESSAGE".into() }))),
+        _ => return Err(bare(VerifyError::Cms(CmsError::Unsupported { what: "more than one signature block".into() }))),
+    };
+    let sd = cms::parse(der).map_err(|e| bare(VerifyError::Cms(e)))?;
+    let si = &sd.signer;
+    let mut leaf = None;
+    for c in &sd.certificates {
+        let cert = Certificate::from_der(c).map_err(|e| bare(VerifyError::Certificate(e)))?;
+        if cert.issuer_raw() == si.issuer && cert.serial() == si.serial {
+            if leaf.is_some() {
+                return Err(bare(VerifyError::Cms(CmsError::Unsupported { what: "two certificates match the signer".into() })));
+            }
+            leaf = Some(cert);
+        }
+    }
+    let leaf = leaf.ok_or_else(|| bare(VerifyError::SignerCertificateMissing))?;
+    let checked = CheckedSignature {
+        fingerprint: hex(&sha1::Sha1::digest(leaf.der())).to_ascii_uppercase(),
+        identity: leaf.identity().ok().map(|i| i.san.to_string()),
+        signed_attrs_digest: keys::sha256(&si.signed_attrs),
+        signature: si.signature.to_vec(),
+        signing_time: si.signing_time,
+        embedded_entry: si.tlog_entry().map(<[u8]>::to_vec),
+        leaf,
+    };
+    if si.message_digest != keys::sha256(payload) {
+        return Err(checked.fail(VerifyError::DigestMismatch));
+    }
+    let key = checked.leaf.public_key().map_err(|e| checked.fail(VerifyError::Certificate(e)))?;
+    key.verify(HashAlg::Sha256, &si.signed_attrs, si.signature)
+        .map_err(|e| checked.fail(VerifyError::SignatureMismatch(e)))?;
+    Ok(checked)
+}
+
+/// How the time of signing was established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// The entry embedded in the signature (gitsign offline mode).
+    EmbeddedEntry(VerifiedEntry),
+    /// An entry looked up in Rekor (gitsign online mode).
+    OnlineEntry(VerifiedEntry),
+    /// No log was checked: the CMS signing time, chosen by the signer, was used.
+    Unchecked,
+}
+
+/// A verified signature.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub identity: String,
+    pub issuer: Option<String>,
+    pub fingerprint: String,
+    /// The certificate that issued the leaf, as an RFC 4514 string.
+    pub certificate_issuer: String,
+    pub ca_uri: String,
+    pub not_before: UnixTime,
+    pub not_after: UnixTime,
+    pub signing_time: Option<UnixTime>,
+    /// The time at which the chain was verified.
+    pub verified_at: UnixTime,
+    pub proof: Proof,
+    pub sct_verified: bool,
+}
+
+impl Verified {
+    pub fn check_policy(&self, policy: &IdentityPolicy) -> Result<(), Failure> {
+        policy
+            .check(&self.identity, self.issuer.as_deref())
+            .map_err(|e| Failure {
+                error: VerifyError::Policy(e),
+                fingerprint: Some(self.fingerprint.clone()),
+                identity: Some(self.identity.clone()),
+                signing_time: self.signing_time,
+            })
+    }
+}
+
+fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
+    trust
+        .tlogs
+        .iter()
+        .filter_map(|t| {
+            Some(LogKey {
+                log_id: &t.log_id,
+                key: t.key.as_ref()?,
+                key_der: &t.key_der,
+                valid_from: Some(t.valid_for.start),
+                valid_until: t.valid_for.end,
+                base_url: &t.base_url,
+            })
+        })
+        .collect()
+}
+
+/// Stage 2 without network: the embedded entry, or (only if the caller skips the log) the
+/// CMS signing time.
+pub fn verify_offline(sig: &CheckedSignature, trust: &TrustedRoot, opts: &Options) -> Result<Verified, Failure> {
+    if let Some(pb) = &sig.embedded_entry {
+        let entry = tlog::decode_transparency_log_entry(pb).map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
+        let body = tlog::hashedrekord_body(&sig.signed_attrs_digest, &sig.signature, &sig.leaf_pem());
+        let verified = tlog::verify_entry(&entry, &body, &log_keys(trust)).map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
+        let at = verified.integrated_time;
+        return finish(sig, trust, opts, at, Proof::EmbeddedEntry(verified));
+    }
+    if opts.check_tlog {
+        return Err(sig.fail(VerifyError::NoLogEntry));
+    }
+    let at = sig.signing_time.ok_or_else(|| {
+        sig.fail(VerifyError::Cms(CmsError::Unsupported {
+            what: "no signingTime attribute to check the certificate against".into(),
+        }))
+    })?;
+    finish(sig, trust, opts, at, Proof::Unchecked)
+}
+
+/// The fields of a hashedrekord 0.0.1 body that online matching needs.
+struct HashedRekord {
+    hash_hex: String,
+    signature: Vec<u8>,
+    public_key_pem: Vec<u8>,
+}
+
+fn parse_hashedrekord(body: &[u8]) -> Option<HashedRekord> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if v["kind"] != "hashedrekord" || v["apiVersion"] != "0.0.1" {
+        return None;
+    }
+    let spec = &v["spec"];
+    if spec["data"]["hash"]["algorithm"] != "sha256" {
+        return None;
+    }
+    Some(HashedRekord {
+        hash_hex: spec["data"]["hash"]["value"].as_str()?.to_ascii_lowercase(),
+        signature: b64.decode(spec["signature"]["content"].as_str()?).ok()?,
+        public_key_pem: b64.decode(spec["signature"]["publicKey"]["content"].as_str()?).ok()?,
+    })
+}
+
+/// Stage 2 with entries found in Rekor (gitsign online mode). gitsign logged a separate
+/// signature over the object id (hex) with the same key; an entry counts only if its
+/// certificate is ours, its hash is sha256(object id), its signature verifies over the
+/// object id, and the entry itself verifies against the trusted root (GHSA-8pmp: match both).
+pub fn verify_online(sig: &CheckedSignature, object_id: &str, candidates: &[LogEntry], trust: &TrustedRoot, opts: &Options) -> Result<Verified, Failure> {
+    let expected_hash = hex(&keys::sha256(object_id.as_bytes()));
+    let key = sig.leaf.public_key().map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
+    let logs = log_keys(trust);
+    let mut last = None;
+    for entry in candidates {
+        let Some(body) = entry.canonicalized_body.as_deref() else {
+            last = Some("entry has no body".to_string());
+            continue;
+        };
+        let Some(rec) = parse_hashedrekord(body) else {
+            last = Some("entry is not a hashedrekord 0.0.1".to_string());
+            continue;
+        };
+        let same_cert = pem::decode_one(&rec.public_key_pem, "CERTIFICATE").is_ok_and(|d| d == sig.leaf.der());
+        if !same_cert || rec.hash_hex != expected_hash {
+            last = Some("entry is for another object or certificate".to_string());
+            continue;
+        }
+        if key.verify(HashAlg::Sha256, object_id.as_bytes(), &rec.signature).is_err() {
+            last = Some("entry's signature over the object id does not verify".to_string());
+            continue;
+        }
+        match tlog::verify_entry(entry, body, &logs) {
+            Ok(v) => {
+                let at = v.integrated_time;
+                return finish(sig, trust, opts, at, Proof::OnlineEntry(v));
+            }
+            Err(e) => last = Some(e.to_string()),
+        }
+    }
+    Err(sig.fail(VerifyError::NoMatchingOnlineEntry {
+        candidates: candidates.len(),
+        last,
+    }))
+}
+
+/// Stage 3: chain, SCT and identity at the established time.
+fn finish(sig: &CheckedSignature, trust: &TrustedRoot, opts: &Options, at: UnixTime, proof: Proof) -> Result<Verified, Failure> {
+    let chain = cert::verify_chain(&sig.leaf, &trust.certificate_authorities, at).map_err(|e| sig.fail(VerifyError::Chain(e)))?;
+    let sct_verified = match sct::verify_embedded_sct(&sig.leaf, &chain.issuer, &trust.ctlogs) {
+        Ok(_) => true,
+        Err(e) if opts.require_sct => return Err(sig.fail(VerifyError::Sct(e))),
+        Err(_) => false,
+    };
+    let identity = sig.leaf.identity().map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
+    Ok(Verified {
+        identity: identity.san.to_string(),
+        issuer: identity.issuer,
+        fingerprint: sig.fingerprint.clone(),
+        certificate_issuer: chain.issuer.subject_string(),
+        ca_uri: chain.ca_uri.clone(),
+        not_before: sig.leaf.not_before(),
+        not_after: sig.leaf.not_after(),
+        signing_time: sig.signing_time,
+        verified_at: at,
+        proof,
+        sct_verified,
+    })
+}

@@ -1,0 +1,280 @@
+//! gitsign's configuration: `gitsign.*` git config keys overridden by `GITSIGN_*` /
+//! `SIGSTORE_*` variables, with gitsign's names and precedence (users keep their config
+//! when they swap binaries).
+//!
+//! git config is read with libgit2 from the same files git reads (system unless
+//! `GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL` or `~/.gitconfig` and the XDG file, the
+//! repository's), plus the `-c` values git passes to the programs it runs
+//! (`GIT_CONFIG_PARAMETERS`, `GIT_CONFIG_COUNT`/`_KEY_n`/`_VALUE_n`). No process is spawned:
+//! git runs us once per signature and start-up time matters.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Resolved settings. Secrets are never stored here (the client secret is a file path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub fulcio: String,
+    pub fulcio_root: Option<PathBuf>,
+    pub rekor: String,
+    pub rekor_mode: String,
+    pub rekor_version: String,
+    pub client_id: String,
+    pub client_secret_file: Option<PathBuf>,
+    pub redirect_url: Option<String>,
+    pub issuer: String,
+    pub connector_id: Option<String>,
+    pub token_provider: Option<String>,
+    pub timestamp_server_url: Option<String>,
+    pub timestamp_cert_chain: Option<PathBuf>,
+    pub log_path: Option<PathBuf>,
+    pub match_committer: bool,
+    pub autoclose: bool,
+    pub autoclose_timeout: u64,
+    pub url_opener: Option<String>,
+    pub committer_name: Option<String>,
+    pub committer_email: Option<String>,
+    pub credential_cache: Option<PathBuf>,
+    /// gitsign-rs: a Sigstore trusted root (JSON) replacing the compiled-in one.
+    pub trusted_root: Option<PathBuf>,
+    /// gitsign-rs: how long a Rekor lookup may take in all.
+    pub rekor_timeout: Duration,
+    /// Also read by gitsign's dependencies.
+    pub rekor_public_key: Option<PathBuf>,
+    pub ct_log_public_key: Option<PathBuf>,
+}
+
+pub const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
+pub const DEFAULT_REKOR: &str = "https://rekor.sigstore.dev";
+pub const DEFAULT_ISSUER: &str = "https://oauth2.sigstore.dev/auth";
+
+fn truthy(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+}
+
+impl Settings {
+    /// Applies gitsign's precedence: defaults < git config < `SIGSTORE_ROOT_FILE` <
+    /// `SIGSTORE_*` < `GITSIGN_*`. `git` holds lower-cased keys (`gitsign.rekormode`).
+    pub fn resolve(git: &HashMap<String, String>, env: &dyn Fn(&str) -> Option<String>) -> Settings {
+        let g = |k: &str| git.get(&k.to_ascii_lowercase()).cloned().filter(|v| !v.is_empty());
+        let e = |k: &str| env(k).filter(|v| !v.is_empty());
+        // GITSIGN_x over SIGSTORE_x over git config.
+        let shared = |suffix: &str, key: &str| {
+            e(&format!("GITSIGN_{suffix}"))
+                .or_else(|| e(&format!("SIGSTORE_{suffix}")))
+                .or_else(|| g(key))
+        };
+        let own = |var: &str, key: &str| e(var).or_else(|| g(key));
+        let path = |v: Option<String>| v.map(PathBuf::from);
+        Settings {
+            fulcio: shared("FULCIO_URL", "gitsign.fulcio").unwrap_or_else(|| DEFAULT_FULCIO.into()),
+            fulcio_root: path(
+                e("GITSIGN_FULCIO_ROOT")
+                    .or_else(|| e("SIGSTORE_FULCIO_ROOT"))
+                    .or_else(|| e("SIGSTORE_ROOT_FILE"))
+                    .or_else(|| g("gitsign.fulcioRoot")),
+            ),
+            rekor: shared("REKOR_URL", "gitsign.rekor").unwrap_or_else(|| DEFAULT_REKOR.into()),
+            rekor_mode: own("GITSIGN_REKOR_MODE", "gitsign.rekorMode").unwrap_or_else(|| "offline".into()),
+            rekor_version: shared("REKOR_VERSION", "gitsign.rekorVersion").unwrap_or_else(|| "1".into()),
+            client_id: shared("OIDC_CLIENT_ID", "gitsign.clientID").unwrap_or_else(|| "sigstore".into()),
+            client_secret_file: path(shared("OIDC_CLIENT_SECRET_FILE", "gitsign.clientSecretFile")),
+            redirect_url: shared("OIDC_REDIRECT_URL", "gitsign.redirectURL"),
+            issuer: shared("OIDC_ISSUER", "gitsign.issuer").unwrap_or_else(|| DEFAULT_ISSUER.into()),
+            connector_id: shared("CONNECTOR_ID", "gitsign.connectorID"),
+            token_provider: shared("TOKEN_PROVIDER", "gitsign.tokenProvider"),
+            timestamp_server_url: shared("TIMESTAMP_SERVER_URL", "gitsign.timestampServerURL"),
+            timestamp_cert_chain: path(shared("TIMESTAMP_CERT_CHAIN", "gitsign.timestampCertChain")),
+            log_path: path(own("GITSIGN_LOG", "gitsign.logPath")),
+            match_committer: own("GITSIGN_MATCH_COMMITTER", "gitsign.matchCommitter").is_some_and(|v| truthy(&v)),
+            autoclose: shared("AUTOCLOSE", "gitsign.autoclose").is_none_or(|v| truthy(&v)),
+            autoclose_timeout: shared("AUTOCLOSE_TIMEOUT", "gitsign.autocloseTimeout")
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(6),
+            url_opener: own("GITSIGN_URL_OPENER", "gitsign.urlOpener"),
+            committer_name: g("user.name"),
+            committer_email: g("user.email"),
+            credential_cache: path(e("GITSIGN_CREDENTIAL_CACHE")),
+            trusted_root: path(own("GITSIGN_TRUSTED_ROOT", "gitsign.trustedRoot")),
+            rekor_timeout: Duration::from_secs(
+                own("GITSIGN_REKOR_TIMEOUT", "gitsign.rekorTimeout")
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or(10),
+            ),
+            rekor_public_key: path(e("SIGSTORE_REKOR_PUBLIC_KEY")),
+            ct_log_public_key: path(e("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE")),
+        }
+    }
+
+    /// Reads git config (for the repository at `git_dir`, if any) and the environment.
+    pub fn load(git_dir: Option<&Path>) -> Result<Settings, String> {
+        let git = read_git_config(git_dir)?;
+        Ok(Settings::resolve(&git, &|k| std::env::var(k).ok()))
+    }
+}
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// The `gitsign.*` and `user.*` values git would see, keys lower-cased.
+pub fn read_git_config(git_dir: Option<&Path>) -> Result<HashMap<String, String>, String> {
+    let mut cfg = git2::Config::new().map_err(|e| e.message().to_string())?;
+    let mut add = |path: PathBuf, level: git2::ConfigLevel| -> Result<(), String> {
+        if path.is_file() {
+            cfg.add_file(&path, level, true)
+                .map_err(|e| format!("cannot read git config {}: {}", path.display(), e.message()))?;
+        }
+        Ok(())
+    };
+    if std::env::var_os("GIT_CONFIG_NOSYSTEM").is_none() {
+        add(env_path("GIT_CONFIG_SYSTEM").unwrap_or_else(|| "/etc/gitconfig".into()), git2::ConfigLevel::System)?;
+    }
+    if let Some(global) = env_path("GIT_CONFIG_GLOBAL") {
+        add(global, git2::ConfigLevel::Global)?;
+    } else {
+        let xdg = env_path("XDG_CONFIG_HOME").or_else(|| env_path("HOME").map(|h| h.join(".config")));
+        if let Some(x) = xdg {
+            add(x.join("git/config"), git2::ConfigLevel::XDG)?;
+        }
+        if let Some(home) = env_path("HOME") {
+            add(home.join(".gitconfig"), git2::ConfigLevel::Global)?;
+        }
+    }
+    if let Some(dir) = git_dir {
+        add(dir.join("config"), git2::ConfigLevel::Local)?;
+    }
+    let mut out = HashMap::new();
+    let mut entries = cfg
+        .entries(Some(r"^(gitsign|user)\."))
+        .map_err(|e| e.message().to_string())?;
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(|e| e.message().to_string())?;
+        if let (Some(name), Some(value)) = (entry.name(), entry.value()) {
+            // Later (higher-priority) files come later: last one wins, as in git.
+            out.insert(name.to_ascii_lowercase(), value.to_string());
+        }
+    }
+    for (k, v) in command_line_config(&|k| std::env::var(k).ok()) {
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// The `git -c key=value` settings git exports to the programs it runs.
+pub fn command_line_config(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(params) = env("GIT_CONFIG_PARAMETERS") {
+        // Shell-quoted words: 'key=value' (old) or 'key'='value' (git >= 2.31).
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut chars = params.chars().peekable();
+        let mut in_word = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' => {
+                    in_word = true;
+                    for q in chars.by_ref() {
+                        if q == '\'' {
+                            break;
+                        }
+                        cur.push(q);
+                    }
+                }
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                }
+                c if c.is_whitespace() => {
+                    if in_word {
+                        words.push(std::mem::take(&mut cur));
+                        in_word = false;
+                    }
+                }
+                c => {
+                    in_word = true;
+                    cur.push(c);
+                }
+            }
+        }
+        if in_word {
+            words.push(cur);
+        }
+        for w in words {
+            if let Some((k, v)) = w.split_once('=') {
+                out.push((k.to_ascii_lowercase(), v.to_string()));
+            }
+        }
+    }
+    let count = env("GIT_CONFIG_COUNT").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+    for i in 0..count {
+        if let (Some(k), Some(v)) = (env(&format!("GIT_CONFIG_KEY_{i}")), env(&format!("GIT_CONFIG_VALUE_{i}"))) {
+            out.push((k.to_ascii_lowercase(), v));
+        }
+    }
+    out.retain(|(k, _)| k.starts_with("gitsign.") || k.starts_with("user."));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn gitsign_env_beats_sigstore_env_beats_git_config() {
+        let git: HashMap<String, String> = [("gitsign.rekor".to_string(), "http://git".to_string())].into();
+        assert_eq!(Settings::resolve(&git, &env_of(&[])).rekor, "http://git");
+        assert_eq!(Settings::resolve(&git, &env_of(&[("SIGSTORE_REKOR_URL", "http://s")])).rekor, "http://s");
+        assert_eq!(
+            Settings::resolve(&git, &env_of(&[("SIGSTORE_REKOR_URL", "http://s"), ("GITSIGN_REKOR_URL", "http://g")])).rekor,
+            "http://g"
+        );
+    }
+
+    #[test]
+    fn fulcio_root_precedence_follows_gitsign() {
+        let git: HashMap<String, String> = [("gitsign.fulcioroot".to_string(), "/git".to_string())].into();
+        let r = |env: &'static [(&'static str, &'static str)]| Settings::resolve(&git, &env_of(env)).fulcio_root.unwrap();
+        assert_eq!(r(&[]), PathBuf::from("/git"));
+        assert_eq!(r(&[("SIGSTORE_ROOT_FILE", "/rf")]), PathBuf::from("/rf"));
+        assert_eq!(r(&[("SIGSTORE_ROOT_FILE", "/rf"), ("SIGSTORE_FULCIO_ROOT", "/sf")]), PathBuf::from("/sf"));
+        assert_eq!(r(&[("SIGSTORE_FULCIO_ROOT", "/sf"), ("GITSIGN_FULCIO_ROOT", "/gf")]), PathBuf::from("/gf"));
+    }
+
+    #[test]
+    fn defaults_point_at_the_public_good_instance() {
+        let s = Settings::resolve(&HashMap::new(), &env_of(&[]));
+        assert_eq!(s.fulcio, DEFAULT_FULCIO);
+        assert_eq!(s.rekor, DEFAULT_REKOR);
+        assert_eq!(s.issuer, DEFAULT_ISSUER);
+        assert_eq!(s.client_id, "sigstore");
+        assert_eq!(s.rekor_timeout, Duration::from_secs(10));
+        assert!(s.autoclose);
+    }
+
+    #[test]
+    fn reads_git_dash_c_parameters_in_both_quoting_styles() {
+        let env = env_of(&[
+            ("GIT_CONFIG_PARAMETERS", "'gitsign.rekor'='http://a b' 'core.x=1' 'gitsign.logPath=/tmp/l'"),
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "gitsign.matchCommitter"),
+            ("GIT_CONFIG_VALUE_0", "true"),
+        ]);
+        assert_eq!(
+            command_line_config(&env),
+            vec![
+                ("gitsign.rekor".to_string(), "http://a b".to_string()),
+                ("gitsign.logpath".to_string(), "/tmp/l".to_string()),
+                ("gitsign.matchcommitter".to_string(), "true".to_string()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The edges: git, configuration, Rekor, the trusted root on disk. No verification logic.
+
+pub mod config;
+pub mod git;
+pub mod rekor;
+pub mod trust;

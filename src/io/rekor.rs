@@ -1,0 +1,179 @@
+//! Rekor v1 lookups for gitsign's online mode: search the index by certificate, then fetch
+//! the entries. Every request shares one deadline, so an unreachable or slow Rekor fails in
+//! bounded time. Keys from Rekor are never used: entries are verified against the trusted
+//! root by the core.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::core::tlog::{self, LogEntry};
+
+#[derive(Debug)]
+pub enum RekorError {
+    Unreachable { url: String, error: String },
+    TimedOut { url: String, after: Duration },
+    /// The server has no search index (404/501 on `/api/v1/index/retrieve`).
+    NoSearchIndex { url: String, status: u16 },
+    Status { url: String, status: u16 },
+    BadResponse { url: String, error: String },
+}
+
+impl fmt::Display for RekorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RekorError::Unreachable { url, error } => write!(f, "Rekor at {url} cannot be reached ({error})"),
+            RekorError::TimedOut { url, after } => write!(f, "Rekor at {url} did not answer within {}s", after.as_secs()),
+            RekorError::NoSearchIndex { url, status } => {
+                write!(f, "Rekor at {url} has no search index (HTTP {status})")
+            }
+            RekorError::Status { url, status } => write!(f, "Rekor at {url} answered HTTP {status}"),
+            RekorError::BadResponse { url, error } => write!(f, "Rekor at {url} sent an unreadable answer ({error})"),
+        }
+    }
+}
+
+impl std::error::Error for RekorError {}
+
+pub struct RekorClient {
+    base: String,
+    timeout: Duration,
+    client: reqwest::blocking::Client,
+}
+
+/// Installs the ring crypto provider for rustls once per process.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl RekorClient {
+    pub fn new(base: &str, timeout: Duration) -> Result<RekorClient, RekorError> {
+        install_crypto_provider();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RekorError::Unreachable {
+                url: base.to_string(),
+                error: e.to_string(),
+            })?;
+        Ok(RekorClient {
+            base: base.trim_end_matches('/').to_string(),
+            timeout,
+            client,
+        })
+    }
+
+    fn post(&self, path: &str, body: serde_json::Value, deadline: Instant) -> Result<(u16, serde_json::Value), RekorError> {
+        let url = format!("{}{path}", self.base);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(RekorError::TimedOut {
+                url: self.base.clone(),
+                after: self.timeout,
+            });
+        }
+        let resp = self
+            .client
+            .post(&url)
+            .timeout(remaining)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(body.to_string())
+            .send()
+            .map_err(|e| {
+                if e.is_timeout() {
+                    RekorError::TimedOut {
+                        url: self.base.clone(),
+                        after: self.timeout,
+                    }
+                } else {
+                    RekorError::Unreachable {
+                        url: self.base.clone(),
+                        error: root_cause(&e),
+                    }
+                }
+            })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().map_err(|e| {
+            if e.is_timeout() {
+                RekorError::TimedOut {
+                    url: self.base.clone(),
+                    after: self.timeout,
+                }
+            } else {
+                RekorError::BadResponse {
+                    url: self.base.clone(),
+                    error: root_cause(&e),
+                }
+            }
+        })?;
+        if !(200..300).contains(&status) {
+            return Ok((status, serde_json::Value::Null));
+        }
+        let json = serde_json::from_str(&text).map_err(|e| RekorError::BadResponse {
+            url: self.base.clone(),
+            error: e.to_string(),
+        })?;
+        Ok((status, json))
+    }
+
+    /// Entries logged with this certificate (gitsign online mode), unverified.
+    pub fn entries_for_certificate(&self, cert_pem: &str) -> Result<Vec<LogEntry>, RekorError> {
+        let deadline = Instant::now() + self.timeout;
+        let query = serde_json::json!({"publicKey": {"format": "x509", "content": STANDARD.encode(cert_pem)}});
+        let (status, uuids) = self.post("/api/v1/index/retrieve", query, deadline)?;
+        match status {
+            404 | 501 => {
+                return Err(RekorError::NoSearchIndex {
+                    url: self.base.clone(),
+                    status,
+                });
+            }
+            200..=299 => {}
+            _ => {
+                return Err(RekorError::Status {
+                    url: self.base.clone(),
+                    status,
+                });
+            }
+        }
+        let bad = |error: String| RekorError::BadResponse {
+            url: self.base.clone(),
+            error,
+        };
+        let uuids: Vec<String> = serde_json::from_value(uuids).map_err(|e| bad(e.to_string()))?;
+        if uuids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Bounded: a certificate lives ten minutes; thousands of entries are not plausible.
+        let uuids: Vec<String> = uuids.into_iter().take(100).collect();
+        let (status, found) = self.post("/api/v1/log/entries/retrieve", serde_json::json!({"entryUUIDs": uuids}), deadline)?;
+        if !(200..300).contains(&status) {
+            return Err(RekorError::Status {
+                url: self.base.clone(),
+                status,
+            });
+        }
+        let list = found.as_array().ok_or_else(|| bad("entries/retrieve did not return a list".into()))?;
+        let mut out = Vec::new();
+        for map in list {
+            let obj = map.as_object().ok_or_else(|| bad("entry is not an object".into()))?;
+            for value in obj.values() {
+                out.push(tlog::entry_from_rekor_json(value).map_err(|e| bad(e.to_string()))?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
