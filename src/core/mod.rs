@@ -5,3 +5,6 @@ pub mod der;
 pub mod keys;
 pub mod pem;
 pub mod time;
+pub mod cert;
+pub mod sct;
+pub mod trust;
