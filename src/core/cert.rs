@@ -38,9 +38,11 @@ pub mod oid {
     /// 1.3.6.1.4.1.57264.1: the arc of Fulcio's certificate extensions.
     pub const FULCIO_ARC: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01];
     /// 1.3.6.1.4.1.57264.1.1 (legacy OIDC issuer, raw UTF-8 bytes)
-    pub const FULCIO_ISSUER_V1: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x01];
+    pub const FULCIO_ISSUER_V1: &[u8] =
+        &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x01];
     /// 1.3.6.1.4.1.57264.1.8 (OIDC issuer, DER UTF8String)
-    pub const FULCIO_ISSUER_V2: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x08];
+    pub const FULCIO_ISSUER_V2: &[u8] =
+        &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x08];
     /// 1.3.6.1.4.1.11129.2.4.2 (RFC 6962 embedded SCT list)
     pub const SCT_LIST: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02];
 }
@@ -139,7 +141,11 @@ impl fmt::Display for CertError {
                 format_rfc3339(*not_after)
             ),
             NoCaValidAt { at } => {
-                write!(f, "no trusted Fulcio CA is valid at {}", format_rfc3339(*at))
+                write!(
+                    f,
+                    "no trusted Fulcio CA is valid at {}",
+                    format_rfc3339(*at)
+                )
             }
             UntrustedIssuer { issuer } => {
                 write!(f, "certificate issuer {issuer} is not a trusted Fulcio CA")
@@ -148,7 +154,10 @@ impl fmt::Display for CertError {
                 write!(f, "signature on certificate {subject} does not verify")
             }
             UnsupportedSignatureAlgorithm { subject, oid } => {
-                write!(f, "certificate {subject} uses unsupported signature algorithm {oid}")
+                write!(
+                    f,
+                    "certificate {subject} uses unsupported signature algorithm {oid}"
+                )
             }
             SignatureAlgorithmMismatch { subject } => write!(
                 f,
@@ -172,7 +181,10 @@ impl fmt::Display for CertError {
                 f.write_str("signing certificate key usage lacks digitalSignature")
             }
             UnknownCriticalExtension { subject, oid } => {
-                write!(f, "certificate {subject} has unknown critical extension {oid}")
+                write!(
+                    f,
+                    "certificate {subject} has unknown critical extension {oid}"
+                )
             }
         }
     }
@@ -272,9 +284,9 @@ impl Certificate {
         signature.bit_string_bytes()?;
 
         let mut t = tbs.reader();
-        let version = t
-            .read(tag::context(0))
-            .map_err(|_| CertError::Malformed { what: "version (only v3 is accepted)" })?;
+        let version = t.read(tag::context(0)).map_err(|_| CertError::Malformed {
+            what: "version (only v3 is accepted)",
+        })?;
         let v = tlv::parse_single(version.value, tag::INTEGER)?;
         if v.value != [2] {
             return Err(CertError::Malformed {
@@ -410,9 +422,13 @@ impl Certificate {
     }
 
     fn extension_list(&self) -> impl Iterator<Item = (&[u8], bool, &[u8])> {
-        self.extensions
-            .iter()
-            .map(|e| (&self.der[e.oid.clone()], e.critical, &self.der[e.value.clone()]))
+        self.extensions.iter().map(|e| {
+            (
+                &self.der[e.oid.clone()],
+                e.critical,
+                &self.der[e.value.clone()],
+            )
+        })
     }
 
     /// The subject as an RFC 4514 string, or a description of the certificate if the subject
@@ -436,7 +452,9 @@ impl Certificate {
 
     /// The signer identity: the SAN (email or URI) and the OIDC issuer from Fulcio's extensions.
     pub fn identity(&self) -> Result<Identity, CertError> {
-        let san = self.extension(oid::SUBJECT_ALT_NAME).ok_or(CertError::NoIdentity)?;
+        let san = self
+            .extension(oid::SUBJECT_ALT_NAME)
+            .ok_or(CertError::NoIdentity)?;
         let names = tlv::parse_single(san, tag::SEQUENCE)?;
         let mut r = names.reader();
         let mut found = None;
@@ -456,10 +474,7 @@ impl Certificate {
         let issuer = if let Some(v) = self.extension(oid::FULCIO_ISSUER_V2) {
             let s = tlv::parse_single(v, tag::UTF8_STRING)
                 .map_err(|_| CertError::BadIssuerExtension)?;
-            Some(
-                String::from_utf8(s.value.to_vec())
-                    .map_err(|_| CertError::BadIssuerExtension)?,
-            )
+            Some(String::from_utf8(s.value.to_vec()).map_err(|_| CertError::BadIssuerExtension)?)
         } else if let Some(v) = self.extension(oid::FULCIO_ISSUER_V1) {
             Some(String::from_utf8(v.to_vec()).map_err(|_| CertError::BadIssuerExtension)?)
         } else {
@@ -627,7 +642,7 @@ pub struct Identity {
     pub issuer: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedChain {
     /// The leaf's direct issuer (its key is hashed into the SCT).
     pub issuer: Certificate,
@@ -731,4 +746,386 @@ fn check_path(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testcert::{self as tc, T0};
+    use crate::core::time::parse_rfc3339;
+    use crate::core::trust::{TrustedRoot, Validity};
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/data/fixtures/cert/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// (fixture file, identity, OIDC issuer, date) for every real vector in INDEX.tsv.
+    fn real_leaves() -> Vec<(String, String, String)> {
+        let index = std::fs::read_to_string(format!(
+            "{}/tests/data/vectors/real/INDEX.tsv",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        index
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (
+                    format!("{}.leaf.der", &f[0][..12]),
+                    f[5].to_string(),
+                    f[6].to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn test_ca(certs: Vec<Vec<u8>>, valid_for: Validity) -> CertificateAuthority {
+        CertificateAuthority {
+            uri: "https://ca.test".into(),
+            certs: certs
+                .iter()
+                .map(|d| Certificate::from_der(d).unwrap())
+                .collect(),
+            valid_for,
+        }
+    }
+
+    fn test_chain() -> CertificateAuthority {
+        test_ca(vec![tc::intermediate(), tc::root(None)], Validity::ALWAYS)
+    }
+
+    fn test_leaf(exts: Vec<Vec<u8>>) -> Certificate {
+        Certificate::from_der(&tc::leaf("Test Intermediate", 2, exts)).unwrap()
+    }
+
+    #[test]
+    fn every_real_leaf_chains_to_the_production_root_with_its_indexed_identity() {
+        let root = TrustedRoot::production();
+        let leaves = real_leaves();
+        assert_eq!(leaves.len(), 19);
+        for (file, identity, issuer) in leaves {
+            let leaf = Certificate::from_der(&fixture(&file)).unwrap();
+            let chain = verify_chain(&leaf, &root.certificate_authorities, leaf.not_before())
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(chain.ca_uri, "https://fulcio.sigstore.dev");
+            assert_eq!(chain.issuer, chain.path[0]);
+            let id = leaf.identity().unwrap();
+            assert_eq!(format!("email:{}", id.san), identity, "{file}");
+            assert!(matches!(id.san, San::Email(_)));
+            assert_eq!(id.issuer.as_deref(), Some(issuer.as_str()), "{file}");
+            // Inclusive at both ends.
+            verify_chain(&leaf, &root.certificate_authorities, leaf.not_after()).unwrap();
+        }
+    }
+
+    /// The May 2022 leaf predates the intermediate. Its authority key id (58:c0:...) is the
+    /// October 2021 `CN=sigstore` root, the root of the current CA, not the March 2021 root
+    /// of the same name whose CA ends with 2022: the path is that root alone.
+    #[test]
+    fn the_2022_leaf_chains_directly_to_the_2021_sigstore_root() {
+        let root = TrustedRoot::production();
+        let leaf = Certificate::from_der(&fixture("add1e873fdbd.leaf.der")).unwrap();
+        let cas = &root.certificate_authorities;
+        let chain = verify_chain(&leaf, cas, leaf.not_before()).unwrap();
+        assert_eq!(chain.path, vec![cas[1].certs[1].clone()]);
+        assert_eq!(chain.issuer.describe(), "\"CN=sigstore,O=sigstore.dev\"");
+        // The March 2021 root has the same name but another key.
+        assert!(matches!(
+            verify_chain(&leaf, &cas[..1], leaf.not_before()),
+            Err(CertError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn the_old_root_ca_ends_at_the_end_of_2022() {
+        let root = TrustedRoot::production();
+        let end = parse_rfc3339("2022-12-31T23:59:59Z").unwrap();
+        assert_eq!(root.certificate_authorities[0].valid_for.end, Some(end));
+        assert!(root.certificate_authorities[0].valid_for.contains(end));
+        assert!(!root.certificate_authorities[0].valid_for.contains(end + 1));
+    }
+
+    #[test]
+    fn a_leaf_with_two_certificates_in_its_bag_reads_the_legacy_issuer_extension() {
+        let leaf = Certificate::from_der(&fixture("7dc71a2a1280.leaf.der")).unwrap();
+        let id = leaf.identity().unwrap();
+        assert_eq!(id.san, San::Email("billy@chainguard.dev".into()));
+        assert_eq!(id.issuer.as_deref(), Some("github-sigstore-production"));
+        assert!(leaf.extension(oid::FULCIO_ISSUER_V2).is_none());
+    }
+
+    #[test]
+    fn accessors_return_slices_of_the_received_der() {
+        let der = fixture("fe1e62346d3c.leaf.der");
+        let leaf = Certificate::from_der(&der).unwrap();
+        assert_eq!(leaf.der(), &der[..]);
+        assert_eq!(leaf.tbs_raw()[0], 0x30);
+        assert!(
+            der.windows(leaf.tbs_raw().len())
+                .any(|w| w == leaf.tbs_raw())
+        );
+        assert_eq!(leaf.subject_raw(), &[0x30, 0x00]);
+        assert_eq!(leaf.issuer_raw()[0], 0x30);
+        assert!(!leaf.serial().is_empty());
+        assert_eq!(leaf.not_after() - leaf.not_before(), 600);
+        leaf.public_key().unwrap();
+    }
+
+    #[test]
+    fn rejects_trailing_garbage_after_the_certificate() {
+        let mut der = fixture("fe1e62346d3c.leaf.der");
+        der.push(0x00);
+        assert!(matches!(
+            Certificate::from_der(&der),
+            Err(CertError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_a_real_leaf_outside_its_validity() {
+        let root = TrustedRoot::production();
+        let leaf = Certificate::from_der(&fixture("fe1e62346d3c.leaf.der")).unwrap();
+        let at = leaf.not_after() + 1;
+        let err = verify_chain(&leaf, &root.certificate_authorities, at).unwrap_err();
+        assert_eq!(
+            err,
+            CertError::Expired {
+                subject: leaf.describe(),
+                at,
+                not_before: leaf.not_before(),
+                not_after: leaf.not_after(),
+            }
+        );
+        assert!(err.to_string().contains("not valid at"));
+        assert!(matches!(
+            verify_chain(&leaf, &root.certificate_authorities, leaf.not_before() - 1),
+            Err(CertError::Expired { .. })
+        ));
+    }
+
+    #[test]
+    fn hand_made_chain_verifies() {
+        let leaf = test_leaf(tc::leaf_exts("a@example.com"));
+        let chain = verify_chain(&leaf, &[test_chain()], T0).unwrap();
+        assert_eq!(chain.path.len(), 2);
+        assert_eq!(chain.issuer.describe(), "\"CN=Test Intermediate\"");
+        assert_eq!(
+            leaf.identity().unwrap().issuer.as_deref(),
+            Some("https://issuer.example")
+        );
+    }
+
+    #[test]
+    fn rejects_a_leaf_from_an_untrusted_ca() {
+        let root = TrustedRoot::production();
+        let leaf = test_leaf(tc::leaf_exts("a@example.com"));
+        let err = verify_chain(&leaf, &root.certificate_authorities, T0).unwrap_err();
+        assert_eq!(
+            err,
+            CertError::UntrustedIssuer {
+                issuer: "\"CN=Test Intermediate\"".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_a_leaf_signed_by_another_key_under_a_trusted_name() {
+        // Same issuer name as the trusted intermediate, but signed with key seed 9.
+        let leaf = Certificate::from_der(&tc::leaf(
+            "Test Intermediate",
+            9,
+            tc::leaf_exts("a@example.com"),
+        ))
+        .unwrap();
+        assert!(matches!(
+            verify_chain(&leaf, &[test_chain()], T0),
+            Err(CertError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_when_no_ca_is_valid_at_the_time() {
+        let leaf = test_leaf(tc::leaf_exts("a@example.com"));
+        let ca = test_ca(
+            vec![tc::intermediate(), tc::root(None)],
+            Validity {
+                start: T0 + 1,
+                end: None,
+            },
+        );
+        assert_eq!(
+            verify_chain(&leaf, &[ca], T0),
+            Err(CertError::NoCaValidAt { at: T0 })
+        );
+    }
+
+    #[test]
+    fn rejects_a_leaf_without_code_signing() {
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts[1] = tc::eku(tc::OID_SERVER_AUTH);
+        let leaf = test_leaf(exts);
+        assert_eq!(
+            verify_chain(&leaf, &[test_chain()], T0),
+            Err(CertError::NotCodeSigning)
+        );
+    }
+
+    #[test]
+    fn rejects_a_leaf_without_digital_signature_key_usage() {
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts[0] = tc::ext(oid::KEY_USAGE, true, &[0x03, 0x02, 0x05, 0x20]);
+        assert_eq!(
+            verify_chain(&test_leaf(exts), &[test_chain()], T0),
+            Err(CertError::NoDigitalSignature)
+        );
+    }
+
+    #[test]
+    fn rejects_a_leaf_that_is_a_ca() {
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts.push(tc::ca_exts(None).pop().unwrap());
+        assert_eq!(
+            verify_chain(&test_leaf(exts), &[test_chain()], T0),
+            Err(CertError::LeafIsCa)
+        );
+    }
+
+    #[test]
+    fn rejects_an_unknown_critical_extension() {
+        let mut exts = tc::leaf_exts("a@example.com");
+        // The RFC 6962 precertificate poison must never reach a final certificate.
+        let poison = [0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x03];
+        exts.push(tc::ext(&poison, true, &[0x05, 0x00]));
+        let err = verify_chain(&test_leaf(exts), &[test_chain()], T0).unwrap_err();
+        assert!(
+            matches!(&err, CertError::UnknownCriticalExtension { oid, .. } if oid == "1.3.6.1.4.1.11129.2.4.3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_a_path_longer_than_the_root_allows() {
+        let leaf = test_leaf(tc::leaf_exts("a@example.com"));
+        let ca = test_ca(
+            vec![tc::intermediate(), tc::root(Some(0))],
+            Validity::ALWAYS,
+        );
+        assert!(matches!(
+            verify_chain(&leaf, &[ca], T0),
+            Err(CertError::PathLenExceeded {
+                path_len: 0,
+                below: 1,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn rejects_an_intermediate_that_is_not_a_ca() {
+        let k = tc::key(2);
+        let not_ca = tc::build(
+            &tc::Spec {
+                serial: 2,
+                issuer: tc::name("Test Root"),
+                subject: tc::name("Test Intermediate"),
+                not_before: T0 - tc::YEAR,
+                not_after: T0 + tc::YEAR,
+                spki: tc::spki(&k),
+                exts: vec![],
+            },
+            &tc::key(1),
+        );
+        let leaf = test_leaf(tc::leaf_exts("a@example.com"));
+        let ca = test_ca(vec![not_ca, tc::root(None)], Validity::ALWAYS);
+        assert!(matches!(
+            verify_chain(&leaf, &[ca], T0),
+            Err(CertError::NotCa { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_a_chain_whose_intermediate_expired() {
+        let k = tc::key(2);
+        let old = tc::build(
+            &tc::Spec {
+                serial: 2,
+                issuer: tc::name("Test Root"),
+                subject: tc::name("Test Intermediate"),
+                not_before: T0 - tc::YEAR,
+                not_after: T0 - 1,
+                spki: tc::spki(&k),
+                exts: tc::ca_exts(Some(0)),
+            },
+            &tc::key(1),
+        );
+        let leaf = test_leaf(tc::leaf_exts("a@example.com"));
+        let ca = test_ca(vec![old, tc::root(None)], Validity::ALWAYS);
+        assert!(matches!(
+            verify_chain(&leaf, &[ca], T0),
+            Err(CertError::Expired { subject, .. }) if subject == "\"CN=Test Intermediate\""
+        ));
+    }
+
+    #[test]
+    fn rejects_a_ca_chain_ending_in_a_certificate_that_is_not_self_signed() {
+        let leaf = test_leaf(tc::leaf_exts("a@example.com"));
+        let ca = test_ca(vec![tc::intermediate()], Validity::ALWAYS);
+        assert!(matches!(
+            verify_chain(&leaf, &[ca], T0),
+            Err(CertError::NotSelfSigned { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_mismatched_signature_algorithms() {
+        let der = fixture("fe1e62346d3c.leaf.der");
+        let leaf = Certificate::from_der(&der).unwrap();
+        // Relabel the outer AlgorithmIdentifier ecdsa-with-SHA384 -> SHA256 (same length).
+        let outer_at = leaf.tbs.end;
+        let mut bad = der.clone();
+        let alg_oid_last = outer_at + 2 + 2 + 7;
+        assert_eq!(bad[alg_oid_last], 0x03);
+        bad[alg_oid_last] = 0x02;
+        let bad = Certificate::from_der(&bad).unwrap();
+        let root = TrustedRoot::production();
+        assert!(matches!(
+            verify_chain(&bad, &root.certificate_authorities, bad.not_before()),
+            Err(CertError::SignatureAlgorithmMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn identity_requires_exactly_one_email_or_uri() {
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts[2] = tc::ext(
+            oid::SUBJECT_ALT_NAME,
+            true,
+            &tlv::encode(
+                tag::SEQUENCE,
+                &[tlv::encode(0x81, b"a@x"), tlv::encode(0x86, b"https://x")].concat(),
+            ),
+        );
+        assert_eq!(
+            test_leaf(exts).identity(),
+            Err(CertError::AmbiguousIdentity)
+        );
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts.remove(2);
+        assert_eq!(test_leaf(exts).identity(), Err(CertError::NoIdentity));
+    }
+
+    #[test]
+    fn rejects_duplicate_extensions() {
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts.push(tc::eku(oid::CODE_SIGNING));
+        assert!(matches!(
+            Certificate::from_der(&tc::leaf("Test Intermediate", 2, exts)),
+            Err(CertError::DuplicateExtension { .. }) | Err(CertError::Decode(_))
+        ));
+    }
 }

@@ -1,10 +1,12 @@
 //! The pure core: bytes and `now` in, values out. Nothing here touches the network, files,
 //! the environment, processes or the clock.
 
+pub mod cert;
 pub mod der;
 pub mod keys;
 pub mod pem;
-pub mod time;
-pub mod cert;
 pub mod sct;
+#[cfg(test)]
+pub(crate) mod testcert;
+pub mod time;
 pub mod trust;

@@ -47,7 +47,10 @@ impl fmt::Display for SctError {
         match self {
             SctError::Missing => f.write_str("certificate has no embedded SCT"),
             SctError::Malformed { what } => write!(f, "malformed embedded SCT: bad {what}"),
-            SctError::Der(e) => write!(f, "malformed certificate while rebuilding the precertificate: {e}"),
+            SctError::Der(e) => write!(
+                f,
+                "malformed certificate while rebuilding the precertificate: {e}"
+            ),
             SctError::NoMatchingLog { log_ids } => write!(
                 f,
                 "no embedded SCT is from a trusted CT log valid at its time (log ids: {})",
@@ -138,7 +141,9 @@ fn parse_list(list: &[u8]) -> Result<Vec<Sct<'_>>, SctError> {
     while !items.data.is_empty() {
         let raw = items.vec(2, "SCT length")?;
         if raw.is_empty() {
-            return Err(SctError::Malformed { what: "SCT (empty)" });
+            return Err(SctError::Malformed {
+                what: "SCT (empty)",
+            });
         }
         let mut s = Tls { data: raw };
         if s.uint(1, "SCT version")? != 0 {
@@ -252,7 +257,9 @@ pub fn verify_embedded_sct(
     issuer: &Certificate,
     ctlogs: &[TransparencyLog],
 ) -> Result<VerifiedSct, SctError> {
-    let ext = leaf.extension(cert::oid::SCT_LIST).ok_or(SctError::Missing)?;
+    let ext = leaf
+        .extension(cert::oid::SCT_LIST)
+        .ok_or(SctError::Missing)?;
     let list = tlv::parse_single(ext, tag::OCTET_STRING)?;
     let scts = parse_list(list.value)?;
     let tbs = precert_tbs(leaf)?;

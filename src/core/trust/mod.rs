@@ -109,7 +109,10 @@ impl fmt::Display for TrustError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use TrustError::*;
         match self {
-            Json(e) => write!(f, "trusted root is not valid JSON of the expected shape: {e}"),
+            Json(e) => write!(
+                f,
+                "trusted root is not valid JSON of the expected shape: {e}"
+            ),
             UnsupportedMediaType(m) => write!(f, "trusted root has unsupported mediaType {m:?}"),
             Missing { what } => write!(f, "trusted root: {what} is missing"),
             Base64 { what } => write!(f, "trusted root: {what} is not valid base64"),
@@ -268,7 +271,11 @@ fn parse_log(j: &JsonLog, what: &str) -> Result<TransparencyLog, TrustError> {
         j.log_id.as_ref().and_then(|l| l.key_id.as_ref()),
         &format!("{what} logId.keyId"),
     )?;
-    let known = ["PKIX_ECDSA_P256_SHA_256", "PKIX_ECDSA_P384_SHA_384", "PKIX_ED25519"];
+    let known = [
+        "PKIX_ECDSA_P256_SHA_256",
+        "PKIX_ECDSA_P384_SHA_384",
+        "PKIX_ED25519",
+    ];
     let key = if known.contains(&pk.key_details.as_str()) {
         match PublicKey::from_spki_der(&key_der) {
             Ok(k) if details_for(&k) == pk.key_details => Some(k),
@@ -324,9 +331,10 @@ fn logs_from_pem(pem_text: &[u8], what: &str) -> Result<Vec<TransparencyLog>, Tr
         .map_err(TrustError::Pem)?
         .into_iter()
         .map(|key_der| {
-            let key = PublicKey::from_spki_der(&key_der).map_err(|_| TrustError::UnsupportedKey {
-                what: what.to_string(),
-            })?;
+            let key =
+                PublicKey::from_spki_der(&key_der).map_err(|_| TrustError::UnsupportedKey {
+                    what: what.to_string(),
+                })?;
             Ok(TransparencyLog {
                 base_url: String::new(),
                 log_id: sha256(&key_der).to_vec(),
