@@ -289,3 +289,281 @@ pub fn verify_embedded_sct(
         log_ids: scts.iter().map(|s| hex(s.log_id)).collect(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cert::Certificate;
+    use crate::core::testcert::{self as tc, T0};
+    use crate::core::trust::{TrustedRoot, Validity};
+    use ecdsa::signature::Signer;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/data/fixtures/cert/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn fixtures() -> Vec<String> {
+        let dir = format!("{}/tests/data/fixtures/cert", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".leaf.der"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn chain_issuer(leaf: &Certificate) -> Certificate {
+        let root = TrustedRoot::production();
+        crate::core::cert::verify_chain(leaf, &root.certificate_authorities, leaf.not_before())
+            .unwrap()
+            .issuer
+    }
+
+    /// Offset of the SCT list extension's content (the inner OCTET STRING) in the DER.
+    fn sct_ext_offset(leaf: &Certificate) -> (usize, usize) {
+        let ext = leaf.extension(cert::oid::SCT_LIST).unwrap();
+        (
+            ext.as_ptr() as usize - leaf.der().as_ptr() as usize,
+            ext.len(),
+        )
+    }
+
+    #[test]
+    fn every_real_leaf_with_an_sct_verifies_against_the_production_ct_logs() {
+        let root = TrustedRoot::production();
+        let mut verified = 0;
+        for name in fixtures() {
+            let leaf = Certificate::from_der(&fixture(&name)).unwrap();
+            let issuer = chain_issuer(&leaf);
+            match verify_embedded_sct(&leaf, &issuer, &root.ctlogs) {
+                Ok(sct) => {
+                    verified += 1;
+                    let log = root.ctlog(&sct.log_id).unwrap();
+                    let secs = (sct.timestamp_ms / 1000) as i64;
+                    assert!(log.valid_for.contains(secs));
+                    // Fulcio logs the precertificate just before issuing.
+                    assert!((secs - leaf.not_before()).abs() < 60, "{name}");
+                }
+                Err(SctError::Missing) => assert_eq!(name, "add1e873fdbd.leaf.der"),
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        assert_eq!(verified, 18);
+    }
+
+    #[test]
+    fn june_2022_scts_come_from_the_old_ct_log() {
+        let root = TrustedRoot::production();
+        let leaf = Certificate::from_der(&fixture("7dc71a2a1280.leaf.der")).unwrap();
+        let sct = verify_embedded_sct(&leaf, &chain_issuer(&leaf), &root.ctlogs).unwrap();
+        assert_eq!(
+            root.ctlog(&sct.log_id).unwrap().base_url,
+            "https://ctfe.sigstore.dev/test"
+        );
+    }
+
+    fn corrupt(name: &str, at: impl Fn(usize, usize) -> usize) -> (Certificate, Certificate) {
+        let der = fixture(name);
+        let leaf = Certificate::from_der(&der).unwrap();
+        let issuer = chain_issuer(&leaf);
+        let (off, len) = sct_ext_offset(&leaf);
+        let mut bad = der.clone();
+        bad[at(off, len)] ^= 0x01;
+        (Certificate::from_der(&bad).unwrap(), issuer)
+    }
+
+    #[test]
+    fn rejects_an_sct_with_a_flipped_signature_byte() {
+        let root = TrustedRoot::production();
+        // The leaf holds one SCT, so the extension ends with its signature.
+        let (leaf, issuer) = corrupt("fe1e62346d3c.leaf.der", |off, len| off + len - 1);
+        assert!(matches!(
+            verify_embedded_sct(&leaf, &issuer, &root.ctlogs),
+            Err(SctError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_an_sct_with_a_changed_timestamp() {
+        let root = TrustedRoot::production();
+        // OCTET STRING header (2 or 3 bytes), list length 2, SCT length 2, version 1, log id 32,
+        // then the 8-byte timestamp: flip its last byte (one millisecond).
+        let (leaf, issuer) = corrupt("fe1e62346d3c.leaf.der", |off, _| {
+            let header = if fixture("fe1e62346d3c.leaf.der")[off + 1] & 0x80 != 0 {
+                3
+            } else {
+                2
+            };
+            off + header + 2 + 2 + 1 + 32 + 7
+        });
+        assert!(matches!(
+            verify_embedded_sct(&leaf, &issuer, &root.ctlogs),
+            Err(SctError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_an_sct_checked_against_the_wrong_issuer_key() {
+        let root = TrustedRoot::production();
+        let leaf = Certificate::from_der(&fixture("fe1e62346d3c.leaf.der")).unwrap();
+        assert!(matches!(
+            verify_embedded_sct(&leaf, &leaf, &root.ctlogs),
+            Err(SctError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_an_sct_from_an_unknown_ct_log() {
+        let leaf = Certificate::from_der(&fixture("fe1e62346d3c.leaf.der")).unwrap();
+        let issuer = chain_issuer(&leaf);
+        let other = TrustedRoot::production()
+            .clone()
+            .with_ctlog_key_pem(
+                crate::core::pem::encode("PUBLIC KEY", &tc::spki(&tc::key(5))).as_bytes(),
+            )
+            .unwrap();
+        let err = verify_embedded_sct(&leaf, &issuer, &other.ctlogs).unwrap_err();
+        assert!(matches!(&err, SctError::NoMatchingLog { log_ids } if log_ids.len() == 1));
+        assert!(matches!(
+            verify_embedded_sct(&leaf, &issuer, &[]),
+            Err(SctError::NoMatchingLog { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_an_sct_outside_its_log_validity() {
+        let root = TrustedRoot::production();
+        let leaf = Certificate::from_der(&fixture("fe1e62346d3c.leaf.der")).unwrap();
+        let issuer = chain_issuer(&leaf);
+        let mut logs = root.ctlogs.clone();
+        for l in &mut logs {
+            l.valid_for = Validity {
+                start: 0,
+                end: Some(leaf.not_before() - 3600),
+            };
+        }
+        assert!(matches!(
+            verify_embedded_sct(&leaf, &issuer, &logs),
+            Err(SctError::NoMatchingLog { .. })
+        ));
+    }
+
+    #[test]
+    fn parses_sct_lists_strictly() {
+        let sct = |ext: &[u8]| {
+            let mut s = vec![0u8];
+            s.extend([7u8; 32]);
+            s.extend(5u64.to_be_bytes());
+            s.extend((ext.len() as u16).to_be_bytes());
+            s.extend(ext);
+            s.extend([4, 3, 0, 2, 0xaa, 0xbb]);
+            s
+        };
+        let list = |items: &[Vec<u8>]| {
+            let mut body = Vec::new();
+            for i in items {
+                body.extend((i.len() as u16).to_be_bytes());
+                body.extend(i);
+            }
+            let mut out = (body.len() as u16).to_be_bytes().to_vec();
+            out.extend(body);
+            out
+        };
+        let good = list(&[sct(b""), sct(b"\x01\x02")]);
+        let parsed = parse_list(&good).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[1].extensions, b"\x01\x02");
+        assert_eq!(parsed[0].timestamp_ms, 5);
+
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(parse_list(&trailing).is_err());
+        assert!(parse_list(&good[..good.len() - 1]).is_err());
+        assert!(parse_list(&list(&[])).is_err());
+        assert!(parse_list(&list(&[vec![]])).is_err());
+        let mut v2 = sct(b"");
+        v2[0] = 1;
+        assert!(parse_list(&list(&[v2])).is_err());
+        let mut long_inner = sct(b"");
+        long_inner.push(0);
+        assert!(parse_list(&list(&[long_inner])).is_err());
+        assert!(parse_list(&[]).is_err());
+    }
+
+    /// Some logs put extensions in their SCTs; they are part of the signed data, verbatim.
+    #[test]
+    fn verifies_an_sct_with_extensions_over_a_rebuilt_precertificate() {
+        let log_key = tc::key(5);
+        let log_spki = tc::spki(&log_key);
+        let log = TransparencyLog {
+            base_url: "https://ct.test".into(),
+            log_id: sha256(&log_spki).to_vec(),
+            key: Some(PublicKey::from_spki_der(&log_spki).unwrap()),
+            key_der: log_spki,
+            key_details: "PKIX_ECDSA_P256_SHA_256".into(),
+            valid_for: Validity::ALWAYS,
+        };
+        let issuer = Certificate::from_der(&tc::intermediate()).unwrap();
+        let exts = tc::leaf_exts("a@example.com");
+        let precert =
+            Certificate::from_der(&tc::leaf("Test Intermediate", 2, exts.clone())).unwrap();
+        let extensions = b"\x00\x01\x02";
+        let unsigned = Sct {
+            log_id: &log.log_id,
+            timestamp_ms: (T0 as u64) * 1000,
+            extensions,
+            hash: 4,
+            sig_alg: 3,
+            signature: &[],
+        };
+        let data = signed_data(&unsigned, &sha256(issuer.spki_der()), precert.tbs_raw()).unwrap();
+        let sig: p256::ecdsa::Signature = log_key.sign(&data);
+        let sig = sig.to_der();
+
+        let mut item = vec![0u8];
+        item.extend(&log.log_id);
+        item.extend(unsigned.timestamp_ms.to_be_bytes());
+        item.extend((extensions.len() as u16).to_be_bytes());
+        item.extend(extensions);
+        item.extend([4, 3]);
+        item.extend((sig.as_bytes().len() as u16).to_be_bytes());
+        item.extend(sig.as_bytes());
+        let mut list = ((item.len() + 2) as u16).to_be_bytes().to_vec();
+        list.extend((item.len() as u16).to_be_bytes());
+        list.extend(&item);
+
+        // The SCT list goes between other extensions to exercise the splice.
+        let mut final_exts = exts.clone();
+        final_exts.insert(
+            2,
+            tc::ext(
+                cert::oid::SCT_LIST,
+                false,
+                &tlv::encode(tag::OCTET_STRING, &list),
+            ),
+        );
+        let leaf = Certificate::from_der(&tc::leaf("Test Intermediate", 2, final_exts)).unwrap();
+        assert_eq!(precert_tbs(&leaf).unwrap(), precert.tbs_raw());
+        let ok = verify_embedded_sct(&leaf, &issuer, std::slice::from_ref(&log)).unwrap();
+        assert_eq!(ok.timestamp_ms, unsigned.timestamp_ms);
+
+        // Dropping the extensions from the signed data must break the signature.
+        let stripped = Sct {
+            extensions: b"",
+            ..unsigned
+        };
+        let data = signed_data(&stripped, &sha256(issuer.spki_der()), precert.tbs_raw()).unwrap();
+        assert!(
+            log.key
+                .as_ref()
+                .unwrap()
+                .verify(HashAlg::Sha256, &data, sig.as_bytes())
+                .is_err()
+        );
+    }
+}
