@@ -326,9 +326,20 @@ fn parse_ca(j: &JsonCa, what: &str) -> Result<CertificateAuthority, TrustError> 
     })
 }
 
+/// At least one block: an override that replaces with nothing would silently trust nothing
+/// (or, worse, look configured when it is not).
+fn pem_blocks(text: &[u8], label: &str) -> Result<Vec<Vec<u8>>, TrustError> {
+    let blocks = pem::decode_all(text, label).map_err(TrustError::Pem)?;
+    if blocks.is_empty() {
+        return Err(TrustError::Pem(PemError::NoBlock {
+            label: label.to_string(),
+        }));
+    }
+    Ok(blocks)
+}
+
 fn logs_from_pem(pem_text: &[u8], what: &str) -> Result<Vec<TransparencyLog>, TrustError> {
-    pem::decode_all(pem_text, "PUBLIC KEY")
-        .map_err(TrustError::Pem)?
+    pem_blocks(pem_text, "PUBLIC KEY")?
         .into_iter()
         .map(|key_der| {
             let key =
@@ -400,8 +411,7 @@ impl TrustedRoot {
     /// intermediates. Each certificate that issued none of the others starts one CA whose
     /// chain runs up to a root; the CA is valid while all its certificates are.
     pub fn with_fulcio_roots_pem(mut self, pem_text: &[u8]) -> Result<Self, TrustError> {
-        let certs = pem::decode_all(pem_text, "CERTIFICATE")
-            .map_err(TrustError::Pem)?
+        let certs = pem_blocks(pem_text, "CERTIFICATE")?
             .iter()
             .enumerate()
             .map(|(i, der)| {
@@ -473,5 +483,222 @@ fn extend_chains(certs: &[Certificate], path: Vec<usize>, out: &mut Vec<Vec<usiz
             p.push(k);
             extend_chains(certs, p, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testcert as tc;
+
+    const PROD: &str = include_str!("production-trusted-root.json");
+
+    fn edited(f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let mut v: serde_json::Value = serde_json::from_str(PROD).unwrap();
+        f(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    }
+
+    #[test]
+    fn parses_the_production_root() {
+        let root = TrustedRoot::production();
+        assert_eq!(root.certificate_authorities.len(), 2);
+        assert_eq!(root.certificate_authorities[1].certs.len(), 2);
+        assert_eq!(
+            root.certificate_authorities[1].certs[0].describe(),
+            "\"CN=sigstore-intermediate,O=sigstore.dev\""
+        );
+        assert_eq!(root.tlogs.len(), 2);
+        assert_eq!(root.ctlogs.len(), 2);
+        assert_eq!(root.timestamp_authorities.len(), 1);
+        for log in root.tlogs.iter().chain(&root.ctlogs) {
+            assert!(log.key.is_some(), "{}", log.base_url);
+        }
+        // Rekor v1 and CT log ids are the SHA-256 of the key.
+        let rekor = &root.tlogs[0];
+        assert_eq!(rekor.log_id, sha256(&rekor.key_der));
+        assert!(root.tlog(&rekor.log_id).is_some());
+        assert!(root.ctlog(&rekor.log_id).is_none());
+        assert!(matches!(root.tlogs[1].key, Some(PublicKey::Ed25519(_))));
+        let start = parse_rfc3339("2022-10-20T00:00:00Z").unwrap();
+        assert_eq!(root.ctlogs[1].valid_for, Validity { start, end: None });
+    }
+
+    #[test]
+    fn accepts_the_other_media_type_spelling() {
+        let json = edited(|v| {
+            v["mediaType"] = "application/vnd.dev.sigstore.trustedroot.v0.1+json".into()
+        });
+        TrustedRoot::from_json(&json).unwrap();
+        let json = edited(|v| v["mediaType"] = "application/json".into());
+        assert!(matches!(
+            TrustedRoot::from_json(&json),
+            Err(TrustError::UnsupportedMediaType(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_a_validity_without_start() {
+        let json = edited(|v| {
+            v["ctlogs"][0]["publicKey"]["validFor"]
+                .as_object_mut()
+                .unwrap()
+                .remove("start");
+        });
+        let err = TrustedRoot::from_json(&json).unwrap_err();
+        assert!(
+            matches!(&err, TrustError::Missing { what } if what == "ctlogs[0] publicKey validFor.start"),
+            "{err}"
+        );
+        let json = edited(|v| {
+            v["certificateAuthorities"][1]
+                .as_object_mut()
+                .unwrap()
+                .remove("validFor");
+        });
+        assert!(matches!(
+            TrustedRoot::from_json(&json),
+            Err(TrustError::Missing { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_base64_certificates_and_mismatched_keys() {
+        let json = edited(|v| {
+            v["certificateAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"] =
+                "not base64!".into()
+        });
+        assert!(matches!(
+            TrustedRoot::from_json(&json),
+            Err(TrustError::Base64 { .. })
+        ));
+        let json = edited(|v| {
+            v["certificateAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"] =
+                "MAA=".into()
+        });
+        assert!(matches!(
+            TrustedRoot::from_json(&json),
+            Err(TrustError::Cert { .. })
+        ));
+        let json = edited(|v| v["tlogs"][0]["publicKey"]["keyDetails"] = "PKIX_ED25519".into());
+        assert!(matches!(
+            TrustedRoot::from_json(&json),
+            Err(TrustError::KeyMismatch { .. })
+        ));
+        // A key type we do not know is kept, unusable.
+        let json = edited(|v| {
+            v["tlogs"][0]["publicKey"]["keyDetails"] = "PKIX_RSA_PKCS1V15_2048_SHA256".into()
+        });
+        assert!(
+            TrustedRoot::from_json(&json).unwrap().tlogs[0]
+                .key
+                .is_none()
+        );
+        let json = edited(|v| {
+            v["certificateAuthorities"][0]["certChain"]["certificates"] =
+                serde_json::Value::Array(vec![])
+        });
+        assert!(matches!(
+            TrustedRoot::from_json(&json),
+            Err(TrustError::EmptyChain { .. })
+        ));
+        assert!(matches!(
+            TrustedRoot::from_json(b"{\"mediaType\": 1}"),
+            Err(TrustError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn ignores_unknown_fields() {
+        let json = edited(|v| v["futureField"] = serde_json::json!({"x": [1, 2]}));
+        TrustedRoot::from_json(&json).unwrap();
+    }
+
+    #[test]
+    fn validity_is_inclusive_at_both_ends() {
+        let v = Validity {
+            start: 10,
+            end: Some(20),
+        };
+        assert!(!v.contains(9) && v.contains(10) && v.contains(20) && !v.contains(21));
+        assert!(Validity::ALWAYS.contains(i64::MAX));
+    }
+
+    #[test]
+    fn fulcio_roots_pem_builds_a_ca_per_chain() {
+        let pem = [
+            pem::encode("CERTIFICATE", &tc::root(None)),
+            pem::encode("CERTIFICATE", &tc::intermediate()),
+        ]
+        .concat();
+        let root = TrustedRoot::production()
+            .clone()
+            .with_fulcio_roots_pem(pem.as_bytes())
+            .unwrap();
+        assert_eq!(root.certificate_authorities.len(), 1);
+        let ca = &root.certificate_authorities[0];
+        assert_eq!(ca.uri, "");
+        let names: Vec<String> = ca.certs.iter().map(|c| c.describe()).collect();
+        assert_eq!(names, ["\"CN=Test Intermediate\"", "\"CN=Test Root\""]);
+        assert_eq!(ca.valid_for.start, ca.certs[0].not_before());
+        assert_eq!(ca.valid_for.end, Some(ca.certs[0].not_after()));
+        // Other parts of the root are kept.
+        assert_eq!(root.ctlogs.len(), 2);
+
+        let leaf = crate::core::cert::Certificate::from_der(&tc::leaf(
+            "Test Intermediate",
+            2,
+            tc::leaf_exts("a@example.com"),
+        ))
+        .unwrap();
+        crate::core::cert::verify_chain(&leaf, &root.certificate_authorities, tc::T0).unwrap();
+
+        // A root alone is a CA too.
+        let root_only = TrustedRoot::production()
+            .clone()
+            .with_fulcio_roots_pem(pem::encode("CERTIFICATE", &tc::root(None)).as_bytes())
+            .unwrap();
+        assert_eq!(root_only.certificate_authorities[0].certs.len(), 1);
+    }
+
+    #[test]
+    fn fulcio_roots_pem_rejects_an_intermediate_without_its_root() {
+        let pem = pem::encode("CERTIFICATE", &tc::intermediate());
+        assert!(matches!(
+            TrustedRoot::production()
+                .clone()
+                .with_fulcio_roots_pem(pem.as_bytes()),
+            Err(TrustError::IncompleteChain { .. })
+        ));
+        assert!(matches!(
+            TrustedRoot::production().clone().with_fulcio_roots_pem(b""),
+            Err(TrustError::Pem(_))
+        ));
+    }
+
+    #[test]
+    fn rekor_and_ct_key_pems_replace_the_logs() {
+        let spki = tc::spki(&tc::key(7));
+        let pem = pem::encode("PUBLIC KEY", &spki);
+        let root = TrustedRoot::production()
+            .clone()
+            .with_rekor_key_pem(pem.as_bytes())
+            .unwrap()
+            .with_ctlog_key_pem(pem.as_bytes())
+            .unwrap();
+        for logs in [&root.tlogs, &root.ctlogs] {
+            assert_eq!(logs.len(), 1);
+            assert_eq!(logs[0].log_id, sha256(&spki));
+            assert_eq!(logs[0].key_details, "PKIX_ECDSA_P256_SHA_256");
+            assert_eq!(logs[0].valid_for, Validity::ALWAYS);
+        }
+        assert!(root.tlog(&sha256(&spki)).is_some());
+        let junk = pem::encode("PUBLIC KEY", b"\x30\x00");
+        assert!(matches!(
+            TrustedRoot::production()
+                .clone()
+                .with_rekor_key_pem(junk.as_bytes()),
+            Err(TrustError::UnsupportedKey { .. })
+        ));
     }
 }
