@@ -1,11 +1,18 @@
 //! The pure core: bytes and `now` in, values out. Nothing here touches the network, files,
 //! the environment, processes or the clock.
 
+pub mod cert;
 pub mod cms;
 pub mod der;
 pub mod gitobj;
 pub mod keys;
 pub mod pem;
 pub mod policy;
+pub mod sct;
 pub mod status;
+#[cfg(test)]
+pub(crate) mod testcert;
 pub mod time;
+pub mod tlog;
+pub mod trust;
+pub mod verify;

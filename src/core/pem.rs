@@ -62,12 +62,9 @@ pub fn decode_all(text: &[u8], label: &str) -> Result<Vec<Vec<u8>>, PemError> {
                 out.push(der);
                 body = None;
             }
-            Some(b) => {
-                // Armor headers (RFC 1421 style "Key: value") are not part of the data.
-                if !trimmed.contains(&b':') {
-                    b.extend_from_slice(trimmed);
-                }
-            }
+            // Armor headers (RFC 1421 style "Key: value") are not part of the data.
+            Some(_) if trimmed.contains(&b':') => {}
+            Some(b) => b.extend_from_slice(trimmed),
         }
     }
     if body.is_some() {
