@@ -5,3 +5,4 @@ pub mod der;
 pub mod keys;
 pub mod pem;
 pub mod time;
+pub mod tlog;
