@@ -30,7 +30,11 @@ fn vectors() -> Vec<(String, ObjectKind, Vec<u8>)> {
             Some("tag") => ObjectKind::Tag,
             _ => continue,
         };
-        out.push((p.file_name().unwrap().to_string_lossy().into_owned(), kind, std::fs::read(&p).unwrap()));
+        out.push((
+            p.file_name().unwrap().to_string_lossy().into_owned(),
+            kind,
+            std::fs::read(&p).unwrap(),
+        ));
     }
     out.sort();
     out
@@ -44,7 +48,10 @@ fn main() {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/gitsign");
     assert!(bin.exists(), "build first: cargo build --release");
     let all = vectors();
-    let (_, kind, raw) = all.iter().find(|(n, ..)| n.starts_with("fe1e6234")).unwrap();
+    let (_, kind, raw) = all
+        .iter()
+        .find(|(n, ..)| n.starts_with("fe1e6234"))
+        .unwrap();
     let obj = gitobj::split(*kind, raw, HashAlgo::Sha1).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let sig = dir.path().join("sig");
@@ -74,8 +81,16 @@ fn main() {
     }
     times.sort();
     let median = percentile(&times, 0.5);
-    println!("verify-call: median {median:.2} ms, p90 {:.2} ms, min {:.2} ms over {RUNS} runs (process start included)", percentile(&times, 0.9), percentile(&times, 0.0));
-    println!("verify-call: {:.2}x the {TARGET_MS} ms target; {:.2}x gpgsm's ~{GPGSM_MS} ms per commit", median / TARGET_MS, median / GPGSM_MS);
+    println!(
+        "verify-call: median {median:.2} ms, p90 {:.2} ms, min {:.2} ms over {RUNS} runs (process start included)",
+        percentile(&times, 0.9),
+        percentile(&times, 0.0)
+    );
+    println!(
+        "verify-call: {:.2}x the {TARGET_MS} ms target; {:.2}x gpgsm's ~{GPGSM_MS} ms per commit",
+        median / TARGET_MS,
+        median / GPGSM_MS
+    );
 
     let trust = TrustedRoot::production();
     let rounds = 50;
@@ -89,7 +104,8 @@ fn main() {
                 check_tlog: checked.embedded_entry.is_some(),
                 require_sct: false,
             };
-            verify::verify_offline(&checked, trust, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            verify::verify_offline(&checked, trust, &opts)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             verified += 1;
         }
     }

@@ -34,14 +34,23 @@ fn run(dir: &std::path::Path, n: usize, case: &Case) -> (Option<i32>, String, St
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(&case.payload).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&case.payload)
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (out.status.code(), text(&out.stdout), text(&out.stderr))
 }
 
 fn check_all_mutations(file: &str) -> usize {
     let v = vectors().into_iter().find(|v| v.file == file).unwrap();
-    let kind = if v.kind == "tag" { gitobj::ObjectKind::Tag } else { gitobj::ObjectKind::Commit };
+    let kind = if v.kind == "tag" {
+        gitobj::ObjectKind::Tag
+    } else {
+        gitobj::ObjectKind::Commit
+    };
     let obj = gitobj::split(kind, &v.raw(), gitobj::HashAlgo::Sha1).unwrap();
     let der = pem::decode_one(&obj.signature, "SIGNED MESSAGE").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -52,14 +61,24 @@ fn check_all_mutations(file: &str) -> usize {
         signature_pem: obj.signature.clone(),
     };
     let (code, stdout, stderr) = run(dir.path(), 0, &good);
-    assert_eq!(code, Some(0), "{file} must verify unmodified: {stdout}{stderr}");
+    assert_eq!(
+        code,
+        Some(0),
+        "{file} must verify unmodified: {stdout}{stderr}"
+    );
     assert!(stdout.contains("\n[GNUPG:] GOODSIG "));
 
     let mut cases = Vec::new();
     for i in 0..obj.payload.len() {
         let mut p = obj.payload.clone();
         p[i] ^= 0x01;
-        cases.push((format!("payload byte {i}"), Case { payload: p, signature_pem: obj.signature.clone() }));
+        cases.push((
+            format!("payload byte {i}"),
+            Case {
+                payload: p,
+                signature_pem: obj.signature.clone(),
+            },
+        ));
     }
     for i in 0..der.len() {
         let mut d = der.clone();
@@ -87,10 +106,21 @@ fn check_all_mutations(file: &str) -> usize {
             scope.spawn(move || {
                 for (what, case) in chunk {
                     let (code, stdout, stderr) = run(dir, t + 1, case);
-                    assert_eq!(code, Some(1), "{file}: {what} was not rejected: {stdout}{stderr}");
+                    assert_eq!(
+                        code,
+                        Some(1),
+                        "{file}: {what} was not rejected: {stdout}{stderr}"
+                    );
                     assert!(!stdout.contains("GOODSIG"), "{file}: {what}: {stdout}");
-                    assert!(stdout.starts_with("[GNUPG:] NEWSIG\n"), "{file}: {what}: {stdout}");
-                    assert!(stdout.contains("\n[GNUPG:] BADSIG ") || stdout.contains("\n[GNUPG:] ERRSIG "), "{file}: {what}: {stdout}");
+                    assert!(
+                        stdout.starts_with("[GNUPG:] NEWSIG\n"),
+                        "{file}: {what}: {stdout}"
+                    );
+                    assert!(
+                        stdout.contains("\n[GNUPG:] BADSIG ")
+                            || stdout.contains("\n[GNUPG:] ERRSIG "),
+                        "{file}: {what}: {stdout}"
+                    );
                     assert!(!stderr.contains("panicked"), "{file}: {what}: {stderr}");
                 }
             });

@@ -12,7 +12,13 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(log_path: Option<&Path>) -> Reporter {
-        let log = log_path.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        let log = log_path.and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
         Reporter { log }
     }
 

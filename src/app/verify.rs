@@ -17,7 +17,16 @@ use crate::io::rekor::RekorClient;
 
 /// Verifies one signature over one payload: offline when the entry is embedded (or the log
 /// check is skipped), otherwise through a Rekor lookup bounded by `settings.rekor_timeout`.
-fn verify_object(kind: ObjectKind, object_id: Option<&str>, payload: &[u8], signature: &[u8], algo: HashAlgo, settings: &Settings, trust: &TrustedRoot, opts: &Options) -> Result<Verified, Failure> {
+fn verify_object(
+    kind: ObjectKind,
+    object_id: Option<&str>,
+    payload: &[u8],
+    signature: &[u8],
+    algo: HashAlgo,
+    settings: &Settings,
+    trust: &TrustedRoot,
+    opts: &Options,
+) -> Result<Verified, Failure> {
     let checked = verify::check_signature(payload, signature)?;
     if checked.embedded_entry.is_some() || !opts.check_tlog {
         return verify::verify_offline(&checked, trust, opts);
@@ -27,7 +36,9 @@ fn verify_object(kind: ObjectKind, object_id: Option<&str>, payload: &[u8], sign
         Some(id) => id.to_string(),
         None => {
             let raw = gitobj::join(kind, payload, signature, algo).map_err(|e| Failure {
-                error: VerifyError::LogUnavailable { reason: e.to_string() },
+                error: VerifyError::LogUnavailable {
+                    reason: e.to_string(),
+                },
                 fingerprint: Some(checked.fingerprint.clone()),
                 identity: checked.identity.clone(),
                 signing_time: checked.signing_time,
@@ -35,12 +46,16 @@ fn verify_object(kind: ObjectKind, object_id: Option<&str>, payload: &[u8], sign
             algo.object_id(kind, &raw)
         }
     };
-    let lookup = RekorClient::new(&settings.rekor, settings.rekor_timeout).and_then(|c| c.entries_for_certificate(&checked.leaf_pem()));
+    let lookup = RekorClient::new(&settings.rekor, settings.rekor_timeout)
+        .and_then(|c| c.entries_for_certificate(&checked.leaf_pem()));
     match lookup {
         Ok(entries) => verify::verify_online(&checked, &id, &entries, trust, opts),
         Err(e) => Err(Failure {
             error: VerifyError::LogUnavailable {
-                reason: format!("{kind} {id} has no embedded transparency log entry (gitsign online mode) and {e}", kind = kind.name()),
+                reason: format!(
+                    "{kind} {id} has no embedded transparency log entry (gitsign online mode) and {e}",
+                    kind = kind.name()
+                ),
             },
             fingerprint: Some(checked.fingerprint.clone()),
             identity: checked.identity.clone(),
@@ -78,8 +93,16 @@ fn summary(v: &Verified, reporter: &mut Reporter) {
     reporter.say(&format!("gitsign: {}", describe_proof(v)));
     let mut checked = vec!["signature", "certificate chain"];
     let mut unchecked = vec![];
-    if v.sct_verified { checked.push("SCT") } else { unchecked.push("SCT") }
-    if matches!(v.proof, Proof::Unchecked) { unchecked.push("transparency log") } else { checked.push("transparency log") }
+    if v.sct_verified {
+        checked.push("SCT")
+    } else {
+        unchecked.push("SCT")
+    }
+    if matches!(v.proof, Proof::Unchecked) {
+        unchecked.push("transparency log")
+    } else {
+        checked.push("transparency log")
+    }
     let mut line = format!("gitsign: checked: {}", checked.join(", "));
     if !unchecked.is_empty() {
         line.push_str(&format!("; NOT checked: {}", unchecked.join(", ")));
@@ -100,11 +123,14 @@ fn help_for(f: &Failure) -> &'static str {
 fn read_input(path: Option<&Path>) -> Result<Vec<u8>, AppError> {
     let mut buf = Vec::new();
     match path {
-        Some(p) => buf = std::fs::read(p).map_err(|e| AppError::failed(format!("cannot read {}: {e}", p.display())))?,
+        Some(p) => {
+            buf = std::fs::read(p)
+                .map_err(|e| AppError::failed(format!("cannot read {}: {e}", p.display())))?
+        }
         None => {
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| AppError::failed(format!("cannot read the signed data from stdin: {e}")))?;
+            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+                AppError::failed(format!("cannot read the signed data from stdin: {e}"))
+            })?;
         }
     }
     Ok(buf)
@@ -127,7 +153,8 @@ fn status_writer(fd: Option<i32>) -> Result<Box<dyn Write>, AppError> {
 
 fn settings_here() -> Result<(Settings, Option<Repo>), AppError> {
     let repo = Repo::discover().ok();
-    let settings = Settings::load(repo.as_ref().map(|r| r.git_dir()).as_deref()).map_err(AppError::usage)?;
+    let settings =
+        Settings::load(repo.as_ref().map(|r| r.git_dir()).as_deref()).map_err(AppError::usage)?;
     Ok((settings, repo))
 }
 
@@ -136,25 +163,51 @@ pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
     let mut status = status_writer(args.status_fd)?;
     let (settings, repo) = settings_here()?;
     let mut reporter = Reporter::new(settings.log_path.as_deref());
-    let signature = std::fs::read(&args.signature_file).map_err(|e| AppError::failed(format!("cannot read signature file {}: {e}", args.signature_file.display())))?;
+    let signature = std::fs::read(&args.signature_file).map_err(|e| {
+        AppError::failed(format!(
+            "cannot read signature file {}: {e}",
+            args.signature_file.display()
+        ))
+    })?;
     let payload = read_input(args.data_file.as_deref())?;
     let trust = crate::io::trust::load(&settings, None).map_err(AppError::usage)?;
     let algo = repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo);
     let kind = gitobj::kind_of_payload(&payload).unwrap_or(ObjectKind::Commit);
-    let outcome = verify_object(kind, None, &payload, &signature, algo, &settings, &trust, &Options::default());
+    let outcome = verify_object(
+        kind,
+        None,
+        &payload,
+        &signature,
+        algo,
+        &settings,
+        &trust,
+        &Options::default(),
+    );
     let mut lines = vec![Status::NewSig];
     let code = match &outcome {
         Ok(v) => {
             let time = v.signing_time.unwrap_or(v.verified_at);
-            lines.push(Status::GoodSig { key_id: status::key_id(&v.fingerprint), uid: v.identity.clone() });
-            lines.push(Status::ValidSig { fingerprint: v.fingerprint.clone(), time });
+            lines.push(Status::GoodSig {
+                key_id: status::key_id(&v.fingerprint),
+                uid: v.identity.clone(),
+            });
+            lines.push(Status::ValidSig {
+                fingerprint: v.fingerprint.clone(),
+                time,
+            });
             lines.push(Status::TrustFully);
             OK
         }
         Err(f) => {
-            let key_id = f.fingerprint.as_deref().map_or_else(|| "0".repeat(16), status::key_id);
+            let key_id = f
+                .fingerprint
+                .as_deref()
+                .map_or_else(|| "0".repeat(16), status::key_id);
             lines.push(match f.kind() {
-                FailureKind::Bad => Status::BadSig { key_id, uid: f.identity.clone().unwrap_or_default() },
+                FailureKind::Bad => Status::BadSig {
+                    key_id,
+                    uid: f.identity.clone().unwrap_or_default(),
+                },
                 FailureKind::Error => Status::ErrSig {
                     key_id,
                     time: f.signing_time.unwrap_or(0),
@@ -173,8 +226,16 @@ pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
     match &outcome {
         Ok(v) => summary(v, &mut reporter),
         Err(f) => {
-            let bad = if f.kind() == FailureKind::Bad { "BAD signature" } else { "cannot verify signature" };
-            let who = f.identity.as_deref().map(|i| format!(" from {i}")).unwrap_or_default();
+            let bad = if f.kind() == FailureKind::Bad {
+                "BAD signature"
+            } else {
+                "cannot verify signature"
+            };
+            let who = f
+                .identity
+                .as_deref()
+                .map(|i| format!(" from {i}"))
+                .unwrap_or_default();
             reporter.say(&format!("gitsign: {bad}{who}: {f}{}", help_for(f)));
         }
     }
@@ -199,7 +260,8 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
     .map_err(|e| AppError::usage(e.to_string()))?;
     let repo = Repo::discover().map_err(AppError::usage)?;
     let settings = Settings::load(Some(&repo.git_dir())).map_err(AppError::usage)?;
-    let trust = crate::io::trust::load(&settings, args.trusted_root.as_deref()).map_err(AppError::usage)?;
+    let trust =
+        crate::io::trust::load(&settings, args.trusted_root.as_deref()).map_err(AppError::usage)?;
     let object = match kind {
         ObjectKind::Commit => repo.read_commit(args.target.as_deref().unwrap_or("HEAD")),
         ObjectKind::Tag => match args.target.as_deref() {
@@ -220,7 +282,18 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
             identity: None,
             signing_time: None,
         })
-        .and_then(|s| verify_object(kind, Some(&object.id), &s.payload, &s.signature, algo, &settings, &trust, &opts))
+        .and_then(|s| {
+            verify_object(
+                kind,
+                Some(&object.id),
+                &s.payload,
+                &s.signature,
+                algo,
+                &settings,
+                &trust,
+                &opts,
+            )
+        })
         .and_then(|v| v.check_policy(&policy).map(|()| v));
     let name = kind.name();
     match args.output {
@@ -234,7 +307,11 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
                 summary(v, &mut out);
             }
             Err(f) => {
-                eprintln!("gitsign: {name} {} NOT verified: {f}{}", object.id, help_for(f));
+                eprintln!(
+                    "gitsign: {name} {} NOT verified: {f}{}",
+                    object.id,
+                    help_for(f)
+                );
             }
         },
     }

@@ -394,7 +394,10 @@ mod tests {
         assert!(p(&["--status-fd=abc", "--verify", "s"]).is_err());
         assert!(p(&["--frobnicate"]).is_err());
         assert!(p(&["--verify", "-bs", "s"]).is_err());
-        assert!(matches!(p(&[]).unwrap(), Command::Display { exit_code: 2, .. }), "no arguments shows help");
+        assert!(
+            matches!(p(&[]).unwrap(), Command::Display { exit_code: 2, .. }),
+            "no arguments shows help"
+        );
     }
 
     #[test]

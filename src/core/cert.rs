@@ -433,6 +433,13 @@ impl Certificate {
 
     /// The subject as an RFC 4514 string, or a description of the certificate if the subject
     /// is empty (as in Fulcio leaves).
+    /// The subject as an RFC 4514 string (empty for Fulcio leaves).
+    pub fn subject_string(&self) -> String {
+        x509_cert::name::Name::from_der(self.subject_raw())
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    }
+
     pub fn describe(&self) -> String {
         let subject = x509_cert::name::Name::from_der(self.subject_raw())
             .map(|n| n.to_string())

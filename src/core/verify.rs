@@ -58,14 +58,19 @@ pub enum VerifyError {
     /// No embedded entry, and the caller did not look one up.
     NoLogEntry,
     /// Rekor had no entry for this object and certificate (or none that verified).
-    NoMatchingOnlineEntry { candidates: usize, last: Option<String> },
+    NoMatchingOnlineEntry {
+        candidates: usize,
+        last: Option<String>,
+    },
     Chain(CertError),
     Sct(SctError),
     Policy(PolicyError),
     /// The git object could not be split into payload and signature.
     Object(ObjectError),
     /// The transparency log could not be consulted (unreachable, no search index, ...).
-    LogUnavailable { reason: String },
+    LogUnavailable {
+        reason: String,
+    },
 }
 
 impl fmt::Display for VerifyError {
@@ -124,7 +129,8 @@ pub struct Failure {
 impl Failure {
     pub fn kind(&self) -> FailureKind {
         match self.error {
-            VerifyError::DigestMismatch | VerifyError::SignatureMismatch(KeyError::BadSignature) => FailureKind::Bad,
+            VerifyError::DigestMismatch
+            | VerifyError::SignatureMismatch(KeyError::BadSignature) => FailureKind::Bad,
             _ => FailureKind::Error,
         }
     }
@@ -177,11 +183,20 @@ fn bare(error: VerifyError) -> Failure {
 
 /// Stage 1: the signature matches the payload.
 pub fn check_signature(payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSignature, Failure> {
-    let der = pem::decode_all(signature_pem, "SIGNED MESSAGE").map_err(|e| bare(VerifyError::Pem(e)))?;
+    let der =
+        pem::decode_all(signature_pem, "SIGNED MESSAGE").map_err(|e| bare(VerifyError::Pem(e)))?;
     let der = match der.as_slice() {
         [one] => one,
-        [] => return Err(bare(VerifyError::Pem(PemError::NoBlock { label: "SIGNED MESSAGE".into() }))),
-        _ => return Err(bare(VerifyError::Cms(CmsError::Unsupported { what: "more than one signature block".into() }))),
+        [] => {
+            return Err(bare(VerifyError::Pem(PemError::NoBlock {
+                label: "SIGNED MESSAGE".into(),
+            })));
+        }
+        _ => {
+            return Err(bare(VerifyError::Cms(CmsError::Unsupported {
+                what: "more than one signature block".into(),
+            })));
+        }
     };
     let sd = cms::parse(der).map_err(|e| bare(VerifyError::Cms(e)))?;
     let si = &sd.signer;
@@ -190,7 +205,9 @@ pub fn check_signature(payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSi
         let cert = Certificate::from_der(c).map_err(|e| bare(VerifyError::Certificate(e)))?;
         if cert.issuer_raw() == si.issuer && cert.serial() == si.serial {
             if leaf.is_some() {
-                return Err(bare(VerifyError::Cms(CmsError::Unsupported { what: "two certificates match the signer".into() })));
+                return Err(bare(VerifyError::Cms(CmsError::Unsupported {
+                    what: "two certificates match the signer".into(),
+                })));
             }
             leaf = Some(cert);
         }
@@ -208,7 +225,10 @@ pub fn check_signature(payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSi
     if si.message_digest != keys::sha256(payload) {
         return Err(checked.fail(VerifyError::DigestMismatch));
     }
-    let key = checked.leaf.public_key().map_err(|e| checked.fail(VerifyError::Certificate(e)))?;
+    let key = checked
+        .leaf
+        .public_key()
+        .map_err(|e| checked.fail(VerifyError::Certificate(e)))?;
     key.verify(HashAlg::Sha256, &si.signed_attrs, si.signature)
         .map_err(|e| checked.fail(VerifyError::SignatureMismatch(e)))?;
     Ok(checked)
@@ -275,11 +295,18 @@ fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
 
 /// Stage 2 without network: the embedded entry, or (only if the caller skips the log) the
 /// CMS signing time.
-pub fn verify_offline(sig: &CheckedSignature, trust: &TrustedRoot, opts: &Options) -> Result<Verified, Failure> {
+pub fn verify_offline(
+    sig: &CheckedSignature,
+    trust: &TrustedRoot,
+    opts: &Options,
+) -> Result<Verified, Failure> {
     if let Some(pb) = &sig.embedded_entry {
-        let entry = tlog::decode_transparency_log_entry(pb).map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
-        let body = tlog::hashedrekord_body(&sig.signed_attrs_digest, &sig.signature, &sig.leaf_pem());
-        let verified = tlog::verify_entry(&entry, &body, &log_keys(trust)).map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
+        let entry = tlog::decode_transparency_log_entry(pb)
+            .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
+        let body =
+            tlog::hashedrekord_body(&sig.signed_attrs_digest, &sig.signature, &sig.leaf_pem());
+        let verified = tlog::verify_entry(&entry, &body, &log_keys(trust))
+            .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
         let at = verified.integrated_time;
         return finish(sig, trust, opts, at, Proof::EmbeddedEntry(verified));
     }
@@ -315,7 +342,9 @@ fn parse_hashedrekord(body: &[u8]) -> Option<HashedRekord> {
     Some(HashedRekord {
         hash_hex: spec["data"]["hash"]["value"].as_str()?.to_ascii_lowercase(),
         signature: b64.decode(spec["signature"]["content"].as_str()?).ok()?,
-        public_key_pem: b64.decode(spec["signature"]["publicKey"]["content"].as_str()?).ok()?,
+        public_key_pem: b64
+            .decode(spec["signature"]["publicKey"]["content"].as_str()?)
+            .ok()?,
     })
 }
 
@@ -323,9 +352,18 @@ fn parse_hashedrekord(body: &[u8]) -> Option<HashedRekord> {
 /// signature over the object id (hex) with the same key; an entry counts only if its
 /// certificate is ours, its hash is sha256(object id), its signature verifies over the
 /// object id, and the entry itself verifies against the trusted root (GHSA-8pmp: match both).
-pub fn verify_online(sig: &CheckedSignature, object_id: &str, candidates: &[LogEntry], trust: &TrustedRoot, opts: &Options) -> Result<Verified, Failure> {
+pub fn verify_online(
+    sig: &CheckedSignature,
+    object_id: &str,
+    candidates: &[LogEntry],
+    trust: &TrustedRoot,
+    opts: &Options,
+) -> Result<Verified, Failure> {
     let expected_hash = hex(&keys::sha256(object_id.as_bytes()));
-    let key = sig.leaf.public_key().map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
+    let key = sig
+        .leaf
+        .public_key()
+        .map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
     let logs = log_keys(trust);
     let mut last = None;
     for entry in candidates {
@@ -337,12 +375,16 @@ pub fn verify_online(sig: &CheckedSignature, object_id: &str, candidates: &[LogE
             last = Some("entry is not a hashedrekord 0.0.1".to_string());
             continue;
         };
-        let same_cert = pem::decode_one(&rec.public_key_pem, "CERTIFICATE").is_ok_and(|d| d == sig.leaf.der());
+        let same_cert =
+            pem::decode_one(&rec.public_key_pem, "CERTIFICATE").is_ok_and(|d| d == sig.leaf.der());
         if !same_cert || rec.hash_hex != expected_hash {
             last = Some("entry is for another object or certificate".to_string());
             continue;
         }
-        if key.verify(HashAlg::Sha256, object_id.as_bytes(), &rec.signature).is_err() {
+        if key
+            .verify(HashAlg::Sha256, object_id.as_bytes(), &rec.signature)
+            .is_err()
+        {
             last = Some("entry's signature over the object id does not verify".to_string());
             continue;
         }
@@ -361,14 +403,24 @@ pub fn verify_online(sig: &CheckedSignature, object_id: &str, candidates: &[LogE
 }
 
 /// Stage 3: chain, SCT and identity at the established time.
-fn finish(sig: &CheckedSignature, trust: &TrustedRoot, opts: &Options, at: UnixTime, proof: Proof) -> Result<Verified, Failure> {
-    let chain = cert::verify_chain(&sig.leaf, &trust.certificate_authorities, at).map_err(|e| sig.fail(VerifyError::Chain(e)))?;
+fn finish(
+    sig: &CheckedSignature,
+    trust: &TrustedRoot,
+    opts: &Options,
+    at: UnixTime,
+    proof: Proof,
+) -> Result<Verified, Failure> {
+    let chain = cert::verify_chain(&sig.leaf, &trust.certificate_authorities, at)
+        .map_err(|e| sig.fail(VerifyError::Chain(e)))?;
     let sct_verified = match sct::verify_embedded_sct(&sig.leaf, &chain.issuer, &trust.ctlogs) {
         Ok(_) => true,
         Err(e) if opts.require_sct => return Err(sig.fail(VerifyError::Sct(e))),
         Err(_) => false,
     };
-    let identity = sig.leaf.identity().map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
+    let identity = sig
+        .leaf
+        .identity()
+        .map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
     Ok(Verified {
         identity: identity.san.to_string(),
         issuer: identity.issuer,

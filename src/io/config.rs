@@ -56,8 +56,15 @@ fn truthy(v: &str) -> bool {
 impl Settings {
     /// Applies gitsign's precedence: defaults < git config < `SIGSTORE_ROOT_FILE` <
     /// `SIGSTORE_*` < `GITSIGN_*`. `git` holds lower-cased keys (`gitsign.rekormode`).
-    pub fn resolve(git: &HashMap<String, String>, env: &dyn Fn(&str) -> Option<String>) -> Settings {
-        let g = |k: &str| git.get(&k.to_ascii_lowercase()).cloned().filter(|v| !v.is_empty());
+    pub fn resolve(
+        git: &HashMap<String, String>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Settings {
+        let g = |k: &str| {
+            git.get(&k.to_ascii_lowercase())
+                .cloned()
+                .filter(|v| !v.is_empty())
+        };
         let e = |k: &str| env(k).filter(|v| !v.is_empty());
         // GITSIGN_x over SIGSTORE_x over git config.
         let shared = |suffix: &str, key: &str| {
@@ -76,18 +83,29 @@ impl Settings {
                     .or_else(|| g("gitsign.fulcioRoot")),
             ),
             rekor: shared("REKOR_URL", "gitsign.rekor").unwrap_or_else(|| DEFAULT_REKOR.into()),
-            rekor_mode: own("GITSIGN_REKOR_MODE", "gitsign.rekorMode").unwrap_or_else(|| "offline".into()),
-            rekor_version: shared("REKOR_VERSION", "gitsign.rekorVersion").unwrap_or_else(|| "1".into()),
-            client_id: shared("OIDC_CLIENT_ID", "gitsign.clientID").unwrap_or_else(|| "sigstore".into()),
-            client_secret_file: path(shared("OIDC_CLIENT_SECRET_FILE", "gitsign.clientSecretFile")),
+            rekor_mode: own("GITSIGN_REKOR_MODE", "gitsign.rekorMode")
+                .unwrap_or_else(|| "offline".into()),
+            rekor_version: shared("REKOR_VERSION", "gitsign.rekorVersion")
+                .unwrap_or_else(|| "1".into()),
+            client_id: shared("OIDC_CLIENT_ID", "gitsign.clientID")
+                .unwrap_or_else(|| "sigstore".into()),
+            client_secret_file: path(shared(
+                "OIDC_CLIENT_SECRET_FILE",
+                "gitsign.clientSecretFile",
+            )),
             redirect_url: shared("OIDC_REDIRECT_URL", "gitsign.redirectURL"),
-            issuer: shared("OIDC_ISSUER", "gitsign.issuer").unwrap_or_else(|| DEFAULT_ISSUER.into()),
+            issuer: shared("OIDC_ISSUER", "gitsign.issuer")
+                .unwrap_or_else(|| DEFAULT_ISSUER.into()),
             connector_id: shared("CONNECTOR_ID", "gitsign.connectorID"),
             token_provider: shared("TOKEN_PROVIDER", "gitsign.tokenProvider"),
             timestamp_server_url: shared("TIMESTAMP_SERVER_URL", "gitsign.timestampServerURL"),
-            timestamp_cert_chain: path(shared("TIMESTAMP_CERT_CHAIN", "gitsign.timestampCertChain")),
+            timestamp_cert_chain: path(shared(
+                "TIMESTAMP_CERT_CHAIN",
+                "gitsign.timestampCertChain",
+            )),
             log_path: path(own("GITSIGN_LOG", "gitsign.logPath")),
-            match_committer: own("GITSIGN_MATCH_COMMITTER", "gitsign.matchCommitter").is_some_and(|v| truthy(&v)),
+            match_committer: own("GITSIGN_MATCH_COMMITTER", "gitsign.matchCommitter")
+                .is_some_and(|v| truthy(&v)),
             autoclose: shared("AUTOCLOSE", "gitsign.autoclose").is_none_or(|v| truthy(&v)),
             autoclose_timeout: shared("AUTOCLOSE_TIMEOUT", "gitsign.autocloseTimeout")
                 .and_then(|v| v.parse().ok())
@@ -117,7 +135,9 @@ impl Settings {
 }
 
 fn env_path(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// The `gitsign.*` and `user.*` values git would see, keys lower-cased.
@@ -125,18 +145,23 @@ pub fn read_git_config(git_dir: Option<&Path>) -> Result<HashMap<String, String>
     let mut cfg = git2::Config::new().map_err(|e| e.message().to_string())?;
     let mut add = |path: PathBuf, level: git2::ConfigLevel| -> Result<(), String> {
         if path.is_file() {
-            cfg.add_file(&path, level, true)
-                .map_err(|e| format!("cannot read git config {}: {}", path.display(), e.message()))?;
+            cfg.add_file(&path, level, true).map_err(|e| {
+                format!("cannot read git config {}: {}", path.display(), e.message())
+            })?;
         }
         Ok(())
     };
     if std::env::var_os("GIT_CONFIG_NOSYSTEM").is_none() {
-        add(env_path("GIT_CONFIG_SYSTEM").unwrap_or_else(|| "/etc/gitconfig".into()), git2::ConfigLevel::System)?;
+        add(
+            env_path("GIT_CONFIG_SYSTEM").unwrap_or_else(|| "/etc/gitconfig".into()),
+            git2::ConfigLevel::System,
+        )?;
     }
     if let Some(global) = env_path("GIT_CONFIG_GLOBAL") {
         add(global, git2::ConfigLevel::Global)?;
     } else {
-        let xdg = env_path("XDG_CONFIG_HOME").or_else(|| env_path("HOME").map(|h| h.join(".config")));
+        let xdg =
+            env_path("XDG_CONFIG_HOME").or_else(|| env_path("HOME").map(|h| h.join(".config")));
         if let Some(x) = xdg {
             add(x.join("git/config"), git2::ConfigLevel::XDG)?;
         }
@@ -153,7 +178,7 @@ pub fn read_git_config(git_dir: Option<&Path>) -> Result<HashMap<String, String>
         .map_err(|e| e.message().to_string())?;
     while let Some(entry) = entries.next() {
         let entry = entry.map_err(|e| e.message().to_string())?;
-        if let (Some(name), Some(value)) = (entry.name(), entry.value()) {
+        if let (Ok(name), Ok(value)) = (entry.name(), entry.value()) {
             // Later (higher-priority) files come later: last one wins, as in git.
             out.insert(name.to_ascii_lowercase(), value.to_string());
         }
@@ -210,9 +235,14 @@ pub fn command_line_config(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String,
             }
         }
     }
-    let count = env("GIT_CONFIG_COUNT").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+    let count = env("GIT_CONFIG_COUNT")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
     for i in 0..count {
-        if let (Some(k), Some(v)) = (env(&format!("GIT_CONFIG_KEY_{i}")), env(&format!("GIT_CONFIG_VALUE_{i}"))) {
+        if let (Some(k), Some(v)) = (
+            env(&format!("GIT_CONFIG_KEY_{i}")),
+            env(&format!("GIT_CONFIG_VALUE_{i}")),
+        ) {
             out.push((k.to_ascii_lowercase(), v));
         }
     }
@@ -225,28 +255,59 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
     fn gitsign_env_beats_sigstore_env_beats_git_config() {
-        let git: HashMap<String, String> = [("gitsign.rekor".to_string(), "http://git".to_string())].into();
+        let git: HashMap<String, String> =
+            [("gitsign.rekor".to_string(), "http://git".to_string())].into();
         assert_eq!(Settings::resolve(&git, &env_of(&[])).rekor, "http://git");
-        assert_eq!(Settings::resolve(&git, &env_of(&[("SIGSTORE_REKOR_URL", "http://s")])).rekor, "http://s");
         assert_eq!(
-            Settings::resolve(&git, &env_of(&[("SIGSTORE_REKOR_URL", "http://s"), ("GITSIGN_REKOR_URL", "http://g")])).rekor,
+            Settings::resolve(&git, &env_of(&[("SIGSTORE_REKOR_URL", "http://s")])).rekor,
+            "http://s"
+        );
+        assert_eq!(
+            Settings::resolve(
+                &git,
+                &env_of(&[
+                    ("SIGSTORE_REKOR_URL", "http://s"),
+                    ("GITSIGN_REKOR_URL", "http://g")
+                ])
+            )
+            .rekor,
             "http://g"
         );
     }
 
     #[test]
     fn fulcio_root_precedence_follows_gitsign() {
-        let git: HashMap<String, String> = [("gitsign.fulcioroot".to_string(), "/git".to_string())].into();
-        let r = |env: &'static [(&'static str, &'static str)]| Settings::resolve(&git, &env_of(env)).fulcio_root.unwrap();
+        let git: HashMap<String, String> =
+            [("gitsign.fulcioroot".to_string(), "/git".to_string())].into();
+        let r = |env: &'static [(&'static str, &'static str)]| {
+            Settings::resolve(&git, &env_of(env)).fulcio_root.unwrap()
+        };
         assert_eq!(r(&[]), PathBuf::from("/git"));
         assert_eq!(r(&[("SIGSTORE_ROOT_FILE", "/rf")]), PathBuf::from("/rf"));
-        assert_eq!(r(&[("SIGSTORE_ROOT_FILE", "/rf"), ("SIGSTORE_FULCIO_ROOT", "/sf")]), PathBuf::from("/sf"));
-        assert_eq!(r(&[("SIGSTORE_FULCIO_ROOT", "/sf"), ("GITSIGN_FULCIO_ROOT", "/gf")]), PathBuf::from("/gf"));
+        assert_eq!(
+            r(&[
+                ("SIGSTORE_ROOT_FILE", "/rf"),
+                ("SIGSTORE_FULCIO_ROOT", "/sf")
+            ]),
+            PathBuf::from("/sf")
+        );
+        assert_eq!(
+            r(&[
+                ("SIGSTORE_FULCIO_ROOT", "/sf"),
+                ("GITSIGN_FULCIO_ROOT", "/gf")
+            ]),
+            PathBuf::from("/gf")
+        );
     }
 
     #[test]
@@ -263,7 +324,10 @@ mod tests {
     #[test]
     fn reads_git_dash_c_parameters_in_both_quoting_styles() {
         let env = env_of(&[
-            ("GIT_CONFIG_PARAMETERS", "'gitsign.rekor'='http://a b' 'core.x=1' 'gitsign.logPath=/tmp/l'"),
+            (
+                "GIT_CONFIG_PARAMETERS",
+                "'gitsign.rekor'='http://a b' 'core.x=1' 'gitsign.logPath=/tmp/l'",
+            ),
             ("GIT_CONFIG_COUNT", "1"),
             ("GIT_CONFIG_KEY_0", "gitsign.matchCommitter"),
             ("GIT_CONFIG_VALUE_0", "true"),

@@ -38,21 +38,34 @@ impl Repo {
     }
 
     pub fn hash_algo(&self) -> HashAlgo {
-        match self.repo.object_format() {
-            git2::ObjectFormat::Sha256 => HashAlgo::Sha256,
-            _ => HashAlgo::Sha1,
+        // libgit2 is built without SHA-256 support, so read the repository format itself.
+        let sha256 = self
+            .repo
+            .config()
+            .and_then(|c| c.get_string("extensions.objectformat"))
+            .is_ok_and(|f| f.eq_ignore_ascii_case("sha256"));
+        if sha256 {
+            HashAlgo::Sha256
+        } else {
+            HashAlgo::Sha1
         }
     }
 
     fn read(&self, oid: git2::Oid, kind: ObjectKind) -> Result<RawObject, String> {
         let odb = self.repo.odb().map_err(msg)?;
-        let obj = odb.read(oid).map_err(|e| format!("cannot read object {oid}: {}", msg(e)))?;
+        let obj = odb
+            .read(oid)
+            .map_err(|e| format!("cannot read object {oid}: {}", msg(e)))?;
         let expected = match kind {
             ObjectKind::Commit => git2::ObjectType::Commit,
             ObjectKind::Tag => git2::ObjectType::Tag,
         };
         if obj.kind() != expected {
-            return Err(format!("object {oid} is a {}, not a {}", obj.kind(), kind.name()));
+            return Err(format!(
+                "object {oid} is a {}, not a {}",
+                obj.kind(),
+                kind.name()
+            ));
         }
         Ok(RawObject {
             id: oid.to_string(),
@@ -81,7 +94,9 @@ impl Repo {
             .or_else(|_| self.repo.revparse_single(name))
             .map_err(|e| format!("unknown tag {name:?}: {}", msg(e)))?;
         if obj.kind() != Some(git2::ObjectType::Tag) {
-            return Err(format!("{name:?} is not an annotated tag (lightweight tags carry no signature)"));
+            return Err(format!(
+                "{name:?} is not an annotated tag (lightweight tags carry no signature)"
+            ));
         }
         self.read(obj.id(), ObjectKind::Tag)
     }

@@ -13,24 +13,49 @@ use crate::core::tlog::{self, LogEntry};
 
 #[derive(Debug)]
 pub enum RekorError {
-    Unreachable { url: String, error: String },
-    TimedOut { url: String, after: Duration },
+    Unreachable {
+        url: String,
+        error: String,
+    },
+    TimedOut {
+        url: String,
+        after: Duration,
+    },
     /// The server has no search index (404/501 on `/api/v1/index/retrieve`).
-    NoSearchIndex { url: String, status: u16 },
-    Status { url: String, status: u16 },
-    BadResponse { url: String, error: String },
+    NoSearchIndex {
+        url: String,
+        status: u16,
+    },
+    Status {
+        url: String,
+        status: u16,
+    },
+    BadResponse {
+        url: String,
+        error: String,
+    },
 }
 
 impl fmt::Display for RekorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RekorError::Unreachable { url, error } => write!(f, "Rekor at {url} cannot be reached ({error})"),
-            RekorError::TimedOut { url, after } => write!(f, "Rekor at {url} did not answer within {}s", after.as_secs()),
+            RekorError::Unreachable { url, error } => {
+                write!(f, "Rekor at {url} cannot be reached ({error})")
+            }
+            RekorError::TimedOut { url, after } => write!(
+                f,
+                "Rekor at {url} did not answer within {}s",
+                after.as_secs()
+            ),
             RekorError::NoSearchIndex { url, status } => {
                 write!(f, "Rekor at {url} has no search index (HTTP {status})")
             }
-            RekorError::Status { url, status } => write!(f, "Rekor at {url} answered HTTP {status}"),
-            RekorError::BadResponse { url, error } => write!(f, "Rekor at {url} sent an unreadable answer ({error})"),
+            RekorError::Status { url, status } => {
+                write!(f, "Rekor at {url} answered HTTP {status}")
+            }
+            RekorError::BadResponse { url, error } => {
+                write!(f, "Rekor at {url} sent an unreadable answer ({error})")
+            }
         }
     }
 }
@@ -67,7 +92,12 @@ impl RekorClient {
         })
     }
 
-    fn post(&self, path: &str, body: serde_json::Value, deadline: Instant) -> Result<(u16, serde_json::Value), RekorError> {
+    fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        deadline: Instant,
+    ) -> Result<(u16, serde_json::Value), RekorError> {
         let url = format!("{}{path}", self.base);
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -151,17 +181,25 @@ impl RekorClient {
         }
         // Bounded: a certificate lives ten minutes; thousands of entries are not plausible.
         let uuids: Vec<String> = uuids.into_iter().take(100).collect();
-        let (status, found) = self.post("/api/v1/log/entries/retrieve", serde_json::json!({"entryUUIDs": uuids}), deadline)?;
+        let (status, found) = self.post(
+            "/api/v1/log/entries/retrieve",
+            serde_json::json!({"entryUUIDs": uuids}),
+            deadline,
+        )?;
         if !(200..300).contains(&status) {
             return Err(RekorError::Status {
                 url: self.base.clone(),
                 status,
             });
         }
-        let list = found.as_array().ok_or_else(|| bad("entries/retrieve did not return a list".into()))?;
+        let list = found
+            .as_array()
+            .ok_or_else(|| bad("entries/retrieve did not return a list".into()))?;
         let mut out = Vec::new();
         for map in list {
-            let obj = map.as_object().ok_or_else(|| bad("entry is not an object".into()))?;
+            let obj = map
+                .as_object()
+                .ok_or_else(|| bad("entry is not an object".into()))?;
             for value in obj.values() {
                 out.push(tlog::entry_from_rekor_json(value).map_err(|e| bad(e.to_string()))?);
             }

@@ -20,6 +20,7 @@ pub struct Vector {
     pub identity: String,
     pub issuer: String,
     pub embedded: bool,
+    pub has_sct: bool,
 }
 
 impl Vector {
@@ -42,9 +43,12 @@ pub fn vectors() -> Vec<Vector> {
             Vector {
                 id: id.to_string(),
                 kind: if ext == "tag" { "tag" } else { "commit" },
-                identity: f[col("signer_identity")].trim_start_matches("email:").to_string(),
+                identity: f[col("signer_identity")]
+                    .trim_start_matches("email:")
+                    .to_string(),
                 issuer: f[col("oidc_issuer")].to_string(),
                 embedded: f[col("tlog_entry_embedded")] == "yes",
+                has_sct: f[col("embedded_sct")] == "True",
                 file,
             }
         })
@@ -62,7 +66,11 @@ impl Scratch {
         let s = Scratch { dir };
         std::fs::create_dir_all(s.home()).unwrap();
         let out = s.git(&["init", "-q", "repo"], s.dir.path());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         s
     }
 
@@ -112,8 +120,22 @@ impl Scratch {
     /// Writes a vector into the object database as git stores it.
     pub fn load(&self, v: &Vector) -> String {
         let path = vectors_dir().join(&v.file);
-        let out = self.git(&["hash-object", "-t", v.kind, "-w", "--literally", path.to_str().unwrap()], &self.repo());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = self.git(
+            &[
+                "hash-object",
+                "-t",
+                v.kind,
+                "-w",
+                "--literally",
+                path.to_str().unwrap(),
+            ],
+            &self.repo(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
         assert_eq!(id, v.id);
         id
