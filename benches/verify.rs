@@ -36,7 +36,7 @@ fn vectors() -> Vec<(String, ObjectKind, Vec<u8>)> {
             std::fs::read(&p).unwrap(),
         ));
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 

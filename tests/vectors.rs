@@ -195,7 +195,7 @@ fn git_verify_commit_and_verify_tag_accept_embedded_entry_vectors() {
         let out = s.git_x509(&[verb, "--raw", &v.id]);
         let err = text(&out.stderr);
         assert!(out.status.success(), "{}: {err}", v.file);
-        assert!(err.contains(&format!("[GNUPG:] GOODSIG ")), "{err}");
+        assert!(err.contains("[GNUPG:] GOODSIG "), "{err}");
         assert!(err.contains(&v.identity), "{err}");
         assert!(err.contains("[GNUPG:] VALIDSIG "), "{err}");
         assert!(!err.contains("BADSIG") && !err.contains("ERRSIG"), "{err}");

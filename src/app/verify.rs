@@ -15,52 +15,49 @@ use crate::io::config::Settings;
 use crate::io::git::Repo;
 use crate::io::rekor::RekorClient;
 
+/// What verification checks against: configuration, trusted root and options.
+struct Context<'a> {
+    settings: &'a Settings,
+    trust: &'a TrustedRoot,
+    opts: Options,
+}
+
+/// One signed object as git handed it to us.
+struct Signed<'a> {
+    kind: ObjectKind,
+    /// Known when we read the object ourselves; recomputed in git's verify mode.
+    id: Option<&'a str>,
+    payload: &'a [u8],
+    signature: &'a [u8],
+    algo: HashAlgo,
+}
+
 /// Verifies one signature over one payload: offline when the entry is embedded (or the log
 /// check is skipped), otherwise through a Rekor lookup bounded by `settings.rekor_timeout`.
-fn verify_object(
-    kind: ObjectKind,
-    object_id: Option<&str>,
-    payload: &[u8],
-    signature: &[u8],
-    algo: HashAlgo,
-    settings: &Settings,
-    trust: &TrustedRoot,
-    opts: &Options,
-) -> Result<Verified, Failure> {
-    let checked = verify::check_signature(payload, signature)?;
-    if checked.embedded_entry.is_some() || !opts.check_tlog {
-        return verify::verify_offline(&checked, trust, opts);
+fn verify_object(obj: &Signed<'_>, cx: &Context<'_>) -> Result<Verified, Failure> {
+    let checked = verify::check_signature(obj.payload, obj.signature)?;
+    if checked.embedded_entry.is_some() || !cx.opts.check_tlog {
+        return verify::verify_offline(&checked, cx.trust, &cx.opts);
     }
     // gitsign online mode: Rekor logged the object id; recompute it from what git gave us.
-    let id = match object_id {
+    let id = match obj.id {
         Some(id) => id.to_string(),
         None => {
-            let raw = gitobj::join(kind, payload, signature, algo).map_err(|e| Failure {
-                error: VerifyError::LogUnavailable {
-                    reason: e.to_string(),
-                },
-                fingerprint: Some(checked.fingerprint.clone()),
-                identity: checked.identity.clone(),
-                signing_time: checked.signing_time,
-            })?;
-            algo.object_id(kind, &raw)
+            let raw = gitobj::join(obj.kind, obj.payload, obj.signature, obj.algo)
+                .map_err(|e| checked.fail(VerifyError::Object(e)))?;
+            obj.algo.object_id(obj.kind, &raw)
         }
     };
-    let lookup = RekorClient::new(&settings.rekor, settings.rekor_timeout)
+    let lookup = RekorClient::new(&cx.settings.rekor, cx.settings.rekor_timeout)
         .and_then(|c| c.entries_for_certificate(&checked.leaf_pem()));
     match lookup {
-        Ok(entries) => verify::verify_online(&checked, &id, &entries, trust, opts),
-        Err(e) => Err(Failure {
-            error: VerifyError::LogUnavailable {
-                reason: format!(
-                    "{kind} {id} has no embedded transparency log entry (gitsign online mode) and {e}",
-                    kind = kind.name()
-                ),
-            },
-            fingerprint: Some(checked.fingerprint.clone()),
-            identity: checked.identity.clone(),
-            signing_time: checked.signing_time,
-        }),
+        Ok(entries) => verify::verify_online(&checked, &id, &entries, cx.trust, &cx.opts),
+        Err(e) => Err(checked.fail(VerifyError::LogUnavailable {
+            reason: format!(
+                "{kind} {id} has no embedded transparency log entry (gitsign online mode) and {e}",
+                kind = obj.kind.name()
+            ),
+        })),
     }
 }
 
@@ -173,16 +170,19 @@ pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
     let trust = crate::io::trust::load(&settings, None).map_err(AppError::usage)?;
     let algo = repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo);
     let kind = gitobj::kind_of_payload(&payload).unwrap_or(ObjectKind::Commit);
-    let outcome = verify_object(
+    let signed = Signed {
         kind,
-        None,
-        &payload,
-        &signature,
+        id: None,
+        payload: &payload,
+        signature: &signature,
         algo,
-        &settings,
-        &trust,
-        &Options::default(),
-    );
+    };
+    let cx = Context {
+        settings: &settings,
+        trust: &trust,
+        opts: Options::default(),
+    };
+    let outcome = verify_object(&signed, &cx);
     let mut lines = vec![Status::NewSig];
     let code = match &outcome {
         Ok(v) => {
@@ -276,23 +276,21 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
     };
     let algo = repo.hash_algo();
     let outcome = gitobj::split(kind, &object.raw, algo)
-        .map_err(|e| Failure {
-            error: VerifyError::Object(e),
-            fingerprint: None,
-            identity: None,
-            signing_time: None,
-        })
+        .map_err(|e| verify::bare(VerifyError::Object(e)))
         .and_then(|s| {
-            verify_object(
+            let signed = Signed {
                 kind,
-                Some(&object.id),
-                &s.payload,
-                &s.signature,
+                id: Some(&object.id),
+                payload: &s.payload,
+                signature: &s.signature,
                 algo,
-                &settings,
-                &trust,
-                &opts,
-            )
+            };
+            let cx = Context {
+                settings: &settings,
+                trust: &trust,
+                opts,
+            };
+            verify_object(&signed, &cx)
         })
         .and_then(|v| v.check_policy(&policy).map(|()| v));
     let name = kind.name();

@@ -117,10 +117,10 @@ fn read_algorithm(r: &mut Reader<'_>, expected: &[u8], what: &str) -> Result<(),
         return Err(unsupported(format!("{what} is not the expected algorithm")));
     }
     // Parameters: absent, or NULL for digest algorithms written by some encoders.
-    if let Some(p) = a.optional(tag::NULL)? {
-        if !p.value.is_empty() {
-            return Err(unsupported(format!("{what} has parameters")));
-        }
+    if let Some(p) = a.optional(tag::NULL)?
+        && !p.value.is_empty()
+    {
+        return Err(unsupported(format!("{what} has parameters")));
     }
     a.finish()?;
     Ok(())

@@ -280,7 +280,7 @@ mod tests {
         let s = split_commit(COMMIT, HashAlgo::Sha1).unwrap();
         assert!(s.signature.starts_with(SIGNATURE_BEGIN));
         assert!(s.signature.ends_with(b"-----END SIGNED MESSAGE-----\n"));
-        assert!(!find(&s.payload, b"gpgsig").is_some());
+        assert!(find(&s.payload, b"gpgsig").is_none());
         assert_eq!(
             join(ObjectKind::Commit, &s.payload, &s.signature, HashAlgo::Sha1).unwrap(),
             COMMIT

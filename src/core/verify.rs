@@ -119,11 +119,27 @@ pub enum FailureKind {
 
 /// A failed verification, with what is known of the signer for the status lines.
 #[derive(Debug)]
-pub struct Failure {
+pub struct Failure(Box<FailureInfo>);
+
+#[derive(Debug)]
+pub struct FailureInfo {
     pub error: VerifyError,
     pub fingerprint: Option<String>,
     pub identity: Option<String>,
     pub signing_time: Option<UnixTime>,
+}
+
+impl std::ops::Deref for Failure {
+    type Target = FailureInfo;
+    fn deref(&self) -> &FailureInfo {
+        &self.0
+    }
+}
+
+impl From<FailureInfo> for Failure {
+    fn from(info: FailureInfo) -> Self {
+        Failure(Box::new(info))
+    }
 }
 
 impl Failure {
@@ -157,13 +173,14 @@ pub struct CheckedSignature {
 }
 
 impl CheckedSignature {
-    fn fail(&self, error: VerifyError) -> Failure {
-        Failure {
+    /// A failure that names this signature's signer.
+    pub fn fail(&self, error: VerifyError) -> Failure {
+        Failure::from(FailureInfo {
             error,
             fingerprint: Some(self.fingerprint.clone()),
             identity: self.identity.clone(),
             signing_time: self.signing_time,
-        }
+        })
     }
 
     /// The leaf as Rekor stores it: PEM, 64 columns, trailing newline.
@@ -172,13 +189,14 @@ impl CheckedSignature {
     }
 }
 
-fn bare(error: VerifyError) -> Failure {
-    Failure {
+/// A failure before any signer is known.
+pub fn bare(error: VerifyError) -> Failure {
+    Failure::from(FailureInfo {
         error,
         fingerprint: None,
         identity: None,
         signing_time: None,
-    }
+    })
 }
 
 /// Stage 1: the signature matches the payload.
@@ -267,11 +285,13 @@ impl Verified {
     pub fn check_policy(&self, policy: &IdentityPolicy) -> Result<(), Failure> {
         policy
             .check(&self.identity, self.issuer.as_deref())
-            .map_err(|e| Failure {
-                error: VerifyError::Policy(e),
-                fingerprint: Some(self.fingerprint.clone()),
-                identity: Some(self.identity.clone()),
-                signing_time: self.signing_time,
+            .map_err(|e| {
+                Failure::from(FailureInfo {
+                    error: VerifyError::Policy(e),
+                    fingerprint: Some(self.fingerprint.clone()),
+                    identity: Some(self.identity.clone()),
+                    signing_time: self.signing_time,
+                })
             })
     }
 }
