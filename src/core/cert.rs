@@ -711,6 +711,21 @@ pub fn verify_chain(
     }))
 }
 
+/// Checks the signatures inside a CA's own chain (each certificate by the next, the root by
+/// itself). Not needed per verification (see `check_path`); used to vet trust material.
+pub fn verify_anchor_signatures(ca: &CertificateAuthority) -> Result<(), CertError> {
+    for pair in ca.certs.windows(2) {
+        pair[0].verify_signed_by(&pair[1])?;
+    }
+    match ca.certs.last() {
+        Some(root) if root.verify_signed_by(root).is_ok() => Ok(()),
+        Some(root) => Err(CertError::NotSelfSigned {
+            subject: root.describe(),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn check_path(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<(), CertError> {
     let mut child = leaf;
     for (below, parent) in path.iter().enumerate() {
@@ -743,11 +758,17 @@ fn check_path(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<
                 below,
             });
         }
-        child.verify_signed_by(parent)?;
+        // The certificates of a trusted root are trust anchors (RFC 5280 §6.1): only the
+        // leaf's signature is checked per verification. Their own signatures are checked by
+        // `verify_anchor_signatures` (the test suite does it for the compiled-in root);
+        // re-checking them on every call would triple the cost of a P-384 chain.
+        if below == 0 {
+            child.verify_signed_by(parent)?;
+        }
         child = parent;
     }
     let root = child;
-    if root.issuer_raw() != root.subject_raw() || root.verify_signed_by(root).is_err() {
+    if root.issuer_raw() != root.subject_raw() {
         return Err(CertError::NotSelfSigned {
             subject: root.describe(),
         });
@@ -1134,5 +1155,24 @@ mod tests {
             Certificate::from_der(&tc::leaf("Test Intermediate", 2, exts)),
             Err(CertError::DuplicateExtension { .. }) | Err(CertError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn the_compiled_in_production_cas_are_internally_signed() {
+        let root = TrustedRoot::production();
+        assert!(!root.certificate_authorities.is_empty());
+        for ca in &root.certificate_authorities {
+            verify_anchor_signatures(ca).unwrap();
+        }
+    }
+
+    #[test]
+    fn anchor_check_catches_a_chain_whose_links_do_not_verify() {
+        let root = TrustedRoot::production();
+        let mut ca = root.certificate_authorities[1].clone();
+        assert_eq!(ca.certs.len(), 2);
+        // The old 2021 root has the same name as the current one but another key.
+        ca.certs[1] = root.certificate_authorities[0].certs[0].clone();
+        assert!(verify_anchor_signatures(&ca).is_err());
     }
 }

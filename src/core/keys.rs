@@ -50,10 +50,19 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+/// An ECDSA public key: the uncompressed SEC1 point, validated on parse. Signatures are
+/// checked with ring (about five times faster than the pure-Rust curves for P-256, which
+/// matters in a program git starts once per signature); SHA-512 digests, which ring does
+/// not pair with these curves, fall back to the RustCrypto implementation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EcKey {
+    sec1: Vec<u8>,
+}
+
 #[derive(Clone)]
 pub enum PublicKey {
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
+    P256(EcKey),
+    P384(EcKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
@@ -71,10 +80,12 @@ impl PublicKey {
     /// Parses a DER SubjectPublicKeyInfo.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::P256(k));
+            let sec1 = k.to_sec1_point(false).as_bytes().to_vec();
+            return Ok(PublicKey::P256(EcKey { sec1 }));
         }
         if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::P384(k));
+            let sec1 = k.to_sec1_point(false).as_bytes().to_vec();
+            return Ok(PublicKey::P384(EcKey { sec1 }));
         }
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
             return Ok(PublicKey::Ed25519(k));
@@ -93,33 +104,72 @@ impl PublicKey {
     /// Verifies `signature` over `message`. ECDSA signatures are DER and cover `hash(message)`;
     /// Ed25519 signs the message itself and ignores `hash`.
     pub fn verify(&self, hash: HashAlg, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
-        match self {
-            PublicKey::Ed25519(k) => {
+        use ring::signature as rs;
+        let (alg, key): (&'static rs::EcdsaVerificationAlgorithm, &EcKey) = match (self, hash) {
+            (PublicKey::Ed25519(k), _) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature)
                     .map_err(|_| KeyError::MalformedSignature)?;
-                k.verify_strict(message, &sig)
-                    .map_err(|_| KeyError::BadSignature)
+                return k
+                    .verify_strict(message, &sig)
+                    .map_err(|_| KeyError::BadSignature);
             }
-            _ => self.verify_prehash(&hash.digest(message), signature),
-        }
+            (PublicKey::P256(k), HashAlg::Sha256) => (&rs::ECDSA_P256_SHA256_ASN1, k),
+            (PublicKey::P256(k), HashAlg::Sha384) => (&rs::ECDSA_P256_SHA384_ASN1, k),
+            (PublicKey::P384(k), HashAlg::Sha256) => (&rs::ECDSA_P384_SHA256_ASN1, k),
+            (PublicKey::P384(k), HashAlg::Sha384) => (&rs::ECDSA_P384_SHA384_ASN1, k),
+            _ => return self.verify_prehash(&hash.digest(message), signature),
+        };
+        rs::UnparsedPublicKey::new(alg, &key.sec1)
+            .verify(message, signature)
+            .map_err(|_| KeyError::BadSignature)
     }
 
     /// Verifies a DER ECDSA signature over an already computed digest.
     pub fn verify_prehash(&self, digest: &[u8], signature: &[u8]) -> Result<(), KeyError> {
         match self {
             PublicKey::P256(k) => {
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&k.sec1)
+                    .map_err(|_| KeyError::UnsupportedKey)?;
                 let sig = p256::ecdsa::Signature::from_der(signature)
                     .map_err(|_| KeyError::MalformedSignature)?;
-                k.verify_prehash(digest, &sig)
+                key.verify_prehash(digest, &sig)
                     .map_err(|_| KeyError::BadSignature)
             }
             PublicKey::P384(k) => {
+                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&k.sec1)
+                    .map_err(|_| KeyError::UnsupportedKey)?;
                 let sig = p384::ecdsa::Signature::from_der(signature)
                     .map_err(|_| KeyError::MalformedSignature)?;
-                k.verify_prehash(digest, &sig)
+                key.verify_prehash(digest, &sig)
                     .map_err(|_| KeyError::BadSignature)
             }
             PublicKey::Ed25519(_) => Err(KeyError::UnsupportedKey),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_and_rustcrypto_agree_on_p256_signatures() {
+        use p256::ecdsa::signature::Signer;
+        let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let spki = spki::EncodePublicKey::to_public_key_der(sk.verifying_key()).unwrap();
+        let key = PublicKey::from_spki_der(spki.as_bytes()).unwrap();
+        let sig: p256::ecdsa::DerSignature = sk.sign(b"message");
+        key.verify(HashAlg::Sha256, b"message", sig.as_bytes())
+            .unwrap();
+        key.verify_prehash(&HashAlg::Sha256.digest(b"message"), sig.as_bytes())
+            .unwrap();
+        assert_eq!(
+            key.verify(HashAlg::Sha256, b"messagf", sig.as_bytes()),
+            Err(KeyError::BadSignature)
+        );
+        assert_eq!(
+            key.verify(HashAlg::Sha256, b"message", &sig.as_bytes()[1..]),
+            Err(KeyError::BadSignature)
+        );
     }
 }
