@@ -455,3 +455,125 @@ fn finish(
         sct_verified,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::gitobj::{self, HashAlgo};
+
+    fn vector(name: &str) -> gitobj::SignedObject {
+        let path = format!(
+            "{}/tests/data/vectors/real/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let raw = std::fs::read(path).unwrap();
+        let kind = if name.ends_with(".tag") {
+            gitobj::ObjectKind::Tag
+        } else {
+            gitobj::ObjectKind::Commit
+        };
+        gitobj::split(kind, &raw, HashAlgo::Sha1).unwrap()
+    }
+
+    const OFFLINE: &str = "fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit";
+    const ONLINE: &str = "e3132299e38bef6cc64565fd666f9da8d73a8d84.commit";
+
+    #[test]
+    fn a_real_offline_signature_verifies_at_its_integrated_time() {
+        let o = vector(OFFLINE);
+        let c = check_signature(&o.payload, &o.signature).unwrap();
+        let v = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap();
+        assert_eq!(v.identity, "billy@chainguard.dev");
+        assert_eq!(v.issuer.as_deref(), Some("https://accounts.google.com"));
+        assert!(
+            matches!(v.proof, Proof::EmbeddedEntry(ref e) if e.integrated_time == v.verified_at)
+        );
+        assert!(v.not_before <= v.verified_at && v.verified_at <= v.not_after);
+        assert!(v.sct_verified);
+    }
+
+    #[test]
+    fn changed_payload_is_a_bad_signature() {
+        let o = vector(OFFLINE);
+        let mut payload = o.payload.clone();
+        payload.extend_from_slice(b"x");
+        let f = check_signature(&payload, &o.signature).unwrap_err();
+        assert!(matches!(f.error, VerifyError::DigestMismatch));
+        assert_eq!(f.kind(), FailureKind::Bad);
+        assert_eq!(f.identity.as_deref(), Some("billy@chainguard.dev"));
+    }
+
+    #[test]
+    fn a_signature_from_another_object_is_a_bad_signature() {
+        // Same signer, another commit: the digest in the signed attributes does not match.
+        let a = vector(OFFLINE);
+        let b = vector("80702be397d481d09e8fa434446a4ab7b66f6a11.commit");
+        let f = check_signature(&a.payload, &b.signature).unwrap_err();
+        assert_eq!(f.kind(), FailureKind::Bad);
+    }
+
+    #[test]
+    fn an_online_mode_signature_needs_a_log_entry_unless_explicitly_skipped() {
+        let o = vector(ONLINE);
+        let c = check_signature(&o.payload, &o.signature).unwrap();
+        assert!(c.embedded_entry.is_none());
+        let f = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap_err();
+        assert!(matches!(f.error, VerifyError::NoLogEntry));
+        assert_eq!(f.kind(), FailureKind::Error);
+        let f = verify_online(
+            &c,
+            "e3132299e38bef6cc64565fd666f9da8d73a8d84",
+            &[],
+            TrustedRoot::production(),
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            f.error,
+            VerifyError::NoMatchingOnlineEntry { candidates: 0, .. }
+        ));
+        let skip = Options {
+            check_tlog: false,
+            require_sct: true,
+        };
+        let v = verify_offline(&c, TrustedRoot::production(), &skip).unwrap();
+        assert_eq!(v.proof, Proof::Unchecked);
+        assert_eq!(Some(v.verified_at), v.signing_time);
+    }
+
+    #[test]
+    fn an_embedded_entry_is_used_even_when_the_caller_would_skip_the_log() {
+        let o = vector(OFFLINE);
+        let c = check_signature(&o.payload, &o.signature).unwrap();
+        let skip = Options {
+            check_tlog: false,
+            require_sct: true,
+        };
+        let v = verify_offline(&c, TrustedRoot::production(), &skip).unwrap();
+        assert!(matches!(v.proof, Proof::EmbeddedEntry(_)));
+    }
+
+    #[test]
+    fn the_wrong_identity_fails_the_policy_but_not_the_signature() {
+        let o = vector(OFFLINE);
+        let c = check_signature(&o.payload, &o.signature).unwrap();
+        let v = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap();
+        let p = IdentityPolicy::new(
+            Some("mallory@example.com"),
+            None,
+            Some("https://accounts.google.com"),
+            None,
+        )
+        .unwrap();
+        let f = v.check_policy(&p).unwrap_err();
+        assert!(matches!(f.error, VerifyError::Policy(_)));
+    }
+
+    #[test]
+    fn pem_with_two_signature_blocks_is_refused() {
+        let o = vector(OFFLINE);
+        let twice = [o.signature.clone(), o.signature.clone()].concat();
+        assert!(check_signature(&o.payload, &twice).is_err());
+        assert!(check_signature(&o.payload, b"not a signature").is_err());
+    }
+}
