@@ -7,7 +7,6 @@ use crate::core::trust::{TrustedRoot, Validity};
 
 /// A conformance case copied to `tests/data/fixtures/tsa/<name>/` (see its README).
 struct Case {
-    name: &'static str,
     bundle: serde_json::Value,
     /// The bundle's `signedTimestamp`: a DER TimeStampResp.
     response: Vec<u8>,
@@ -46,7 +45,6 @@ fn case(name: &'static str) -> Case {
         Err(_) => TrustedRoot::production().clone(),
     };
     Case {
-        name,
         bundle,
         response,
         signed,
@@ -89,73 +87,105 @@ fn t(s: &str) -> UnixTime {
     parse_rfc3339(s).unwrap()
 }
 
+/// Conformance cases whose timestamp is good: (case, genTime if asserted, TSA subject).
+/// The DSSE `_fail` cases and the one whose timestamp lies outside the signing certificate
+/// fail for other reasons.
+const GOOD: [(&str, &str, &str); 12] = [
+    (
+        HAPPY,
+        "2025-06-12T12:02:20Z",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "trust-root-tsa-validity-end-inclusive",
+        "2025-06-12T12:02:20Z",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-timestamp-with-embedded-cert",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-timestamp-without-embedded-cert",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-timestamp-with-expired-cert-chain",
+        "",
+        "CN=Test TSA Timestamping,O=local",
+    ),
+    (
+        "intoto-with-custom-trust-root",
+        "",
+        "O=sigstore.mock,CN=tsa signing",
+    ),
+    (
+        "intoto-tsa-timestamp-outside-cert-validity_fail",
+        "",
+        "O=sigstore.mock,CN=tsa signing",
+    ),
+    (
+        "managed-key-happy-path",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "bundle-with-sct-with-extensions",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-dsse-happy-path",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-dsse-invalid-sig_fail",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-dsse-mismatch-envelope_fail",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+];
+
+/// Conformance cases whose timestamp must be rejected (each has its own test below).
+const BAD: [&str; 4] = [
+    "rekor2-timestamp-outside-trust-root-tsa-validity_fail",
+    "rekor2-timestamp-outside-tsa-cert-validity_fail",
+    "rekor2-timestamp-payload-mismatch_fail",
+    "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
+];
+
+#[test]
+fn every_fixture_directory_is_a_case_the_tests_name() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir(""))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    on_disk.sort();
+    let mut named: Vec<String> = GOOD
+        .iter()
+        .map(|g| g.0)
+        .chain(BAD)
+        .map(String::from)
+        .collect();
+    named.sort();
+    assert_eq!(on_disk, named);
+    for name in BAD {
+        assert!(case(name).verify().is_err(), "{name}");
+    }
+}
+
 #[test]
 fn every_conformance_timestamp_that_should_verify_does() {
-    // (case, genTime, TSA subject). The DSSE `_fail` cases and the one whose timestamp lies
-    // outside the signing certificate fail for other reasons: their timestamps are good.
-    let good = [
-        (
-            HAPPY,
-            "2025-06-12T12:02:20Z",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "trust-root-tsa-validity-end-inclusive",
-            "2025-06-12T12:02:20Z",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-timestamp-with-embedded-cert",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-timestamp-without-embedded-cert",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-timestamp-with-expired-cert-chain",
-            "",
-            "CN=Test TSA Timestamping,O=local",
-        ),
-        (
-            "intoto-with-custom-trust-root",
-            "",
-            "O=sigstore.mock,CN=tsa signing",
-        ),
-        (
-            "intoto-tsa-timestamp-outside-cert-validity_fail",
-            "",
-            "O=sigstore.mock,CN=tsa signing",
-        ),
-        (
-            "managed-key-happy-path",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "bundle-with-sct-with-extensions",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-dsse-happy-path",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-dsse-invalid-sig_fail",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-dsse-mismatch-envelope_fail",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-    ];
-    for (name, time, subject) in good {
+    for (name, time, subject) in GOOD {
         let c = case(name);
         let v = c.verify().unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(v.tsa_subject, subject, "{name}");
@@ -529,34 +559,10 @@ fn errors_are_one_line() {
     for e in errs {
         let s = e.to_string();
         assert!(
-            !s.contains('\n') && s.starts_with("timestamp") || s.starts_with("malformed"),
+            !s.contains('\n') && (s.starts_with("timestamp") || s.starts_with("malformed")),
             "{s}"
         );
     }
-}
-
-#[test]
-fn names_the_fixture_cases() {
-    // Guards against a fixture directory that no test reads.
-    let mut names: Vec<String> = std::fs::read_dir(dir(""))
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.unwrap();
-            e.file_type()
-                .unwrap()
-                .is_dir()
-                .then(|| e.file_name().into_string().unwrap())
-        })
-        .collect();
-    names.sort();
-    assert_eq!(names.len(), 16);
-    for n in &names {
-        assert!(
-            std::fs::read(format!("{}/{n}/bundle.sigstore.json", dir(""))).is_ok(),
-            "{n}"
-        );
-    }
-    let _ = case(HAPPY).name;
 }
 
 // Hand-made tokens from a test TSA (fixed keys of `core::testcert`), for the certificate
