@@ -15,4 +15,5 @@ pub(crate) mod testcert;
 pub mod time;
 pub mod tlog;
 pub mod trust;
+pub mod tsa;
 pub mod verify;
