@@ -516,7 +516,11 @@ pub fn show_url(settings: &Settings, ui: &mut Reporter, ambient: &Ambient, url: 
             None
         }
     });
-    ui.say("Your browser will now be opened to:");
+    ui.say(if opener.is_some() {
+        "Your browser will now be opened to:"
+    } else {
+        "Open this URL in a browser to sign in:"
+    });
     ui.say(url);
     if let Some(opener) = opener {
         let result = opener_command(&opener, url)
