@@ -496,3 +496,201 @@ fn token_file_is_read_when_configured() {
         "{err}"
     );
 }
+
+// ---- a misbehaving issuer: the flows must check what it hands back ----
+
+/// What the fake issuer gets wrong in the ID token it issues.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    None,
+    Nonce,
+    ForeignKey,
+    Audience,
+    Expired,
+    Issuer,
+    AlgNone,
+}
+
+struct FakeIssuer {
+    issuer: String,
+}
+
+fn es256_pair() -> ring::signature::EcdsaKeyPair {
+    let rng = ring::rand::SystemRandom::new();
+    let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+    ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap()
+}
+
+fn query_of(target: &str) -> HashMap<String, String> {
+    let u = reqwest::Url::parse("http://x")
+        .unwrap()
+        .join(target)
+        .unwrap();
+    u.query_pairs().into_owned().collect()
+}
+
+/// Discovery, JWKS, an authorization endpoint that approves at once, a device endpoint, and
+/// a token endpoint whose ID token carries `fault`.
+fn fake_issuer(fault: Fault) -> FakeIssuer {
+    use ring::signature::KeyPair;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
+    let iss = issuer.clone();
+    std::thread::spawn(move || {
+        let key = es256_pair();
+        let foreign = es256_pair();
+        let p = key.public_key().as_ref().to_vec();
+        let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
+            "x": URL_SAFE_NO_PAD.encode(&p[1..33]), "y": URL_SAFE_NO_PAD.encode(&p[33..])}]});
+        let mut nonce = String::new();
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) <= 2 {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let path = target.split('?').next().unwrap().to_string();
+            let json = |v: serde_json::Value| (200, "application/json", v.to_string(), None);
+            let (status, ctype, text, location) = match path.as_str() {
+                "/.well-known/openid-configuration" => json(serde_json::json!({
+                    "issuer": iss,
+                    "authorization_endpoint": format!("{iss}/authorize"),
+                    "token_endpoint": format!("{iss}/token"),
+                    "jwks_uri": format!("{iss}/jwks"),
+                    "device_authorization_endpoint": format!("{iss}/device"),
+                })),
+                "/jwks" => json(jwks.clone()),
+                "/authorize" => {
+                    let q = query_of(&target);
+                    nonce = q.get("nonce").cloned().unwrap_or_default();
+                    let to = format!(
+                        "{}?code=the-code&state={}",
+                        q["redirect_uri"],
+                        q.get("state").cloned().unwrap_or_default()
+                    );
+                    (302, "text/plain", String::new(), Some(to))
+                }
+                "/device" => json(serde_json::json!({
+                    "device_code": "dc", "user_code": "ABCD-EFGH",
+                    "verification_uri": format!("{iss}/verify"), "expires_in": 60, "interval": 1,
+                })),
+                "/token" => {
+                    let now = oidc::unix_now();
+                    let mut claims = serde_json::json!({
+                        "iss": iss, "aud": "sigstore", "sub": "s", "email": "fake@example.test",
+                        "exp": now + 300, "iat": now, "nonce": nonce,
+                    });
+                    match fault {
+                        Fault::Nonce => claims["nonce"] = "another".into(),
+                        Fault::Audience => claims["aud"] = "someone-else".into(),
+                        Fault::Expired => claims["exp"] = (now - 3600).into(),
+                        Fault::Issuer => claims["iss"] = "https://evil.example".into(),
+                        _ => {}
+                    }
+                    let alg = if matches!(fault, Fault::AlgNone) {
+                        "none"
+                    } else {
+                        "ES256"
+                    };
+                    let input = format!(
+                        "{}.{}",
+                        URL_SAFE_NO_PAD
+                            .encode(serde_json::json!({"alg": alg, "kid": "k1"}).to_string()),
+                        URL_SAFE_NO_PAD.encode(claims.to_string())
+                    );
+                    let signer = if matches!(fault, Fault::ForeignKey) {
+                        &foreign
+                    } else {
+                        &key
+                    };
+                    let sig = signer
+                        .sign(&ring::rand::SystemRandom::new(), input.as_bytes())
+                        .unwrap();
+                    let id_token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()));
+                    json(serde_json::json!({"id_token": id_token, "token_type": "Bearer"}))
+                }
+                _ => (404, "text/plain", "not found".into(), None),
+            };
+            let loc = location
+                .map(|l| format!("Location: {l}\r\n"))
+                .unwrap_or_default();
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\n{loc}Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    FakeIssuer { issuer }
+}
+
+#[test]
+fn browser_flow_accepts_a_well_behaved_fake_issuer() {
+    // The control for the tests below: the same issuer without a fault passes.
+    let op = fake_issuer(Fault::None);
+    let r = run(&settings(&op.issuer, "sigstore", "interactive"));
+    assert_eq!(
+        r.result
+            .unwrap_or_else(|e| panic!("{e}\n{}", r.said))
+            .identity(),
+        "fake@example.test"
+    );
+}
+
+#[test]
+fn browser_flow_rejects_id_tokens_that_do_not_check_out() {
+    for (fault, expected) in [
+        (Fault::Nonce, "nonce does not match"),
+        (Fault::ForeignKey, "signature does not verify"),
+        (
+            Fault::Audience,
+            "audience does not include the client id \"sigstore\"",
+        ),
+        (Fault::Expired, "expired at"),
+        (Fault::Issuer, "issued by \"https://evil.example\""),
+        (Fault::AlgNone, "unsupported signature algorithm \"none\""),
+    ] {
+        let op = fake_issuer(fault);
+        let err = run(&settings(&op.issuer, "sigstore", "interactive"))
+            .result
+            .unwrap_err();
+        let line = err.to_string();
+        assert!(
+            matches!(err, OidcError::InvalidIdToken { .. }) && line.contains(expected),
+            "{fault:?}: {line}"
+        );
+        assert!(line.starts_with(&format!(
+            "OIDC token verification: the ID token from {} is invalid",
+            op.issuer
+        )));
+    }
+}
+
+#[test]
+fn device_flow_rejects_an_id_token_signed_by_a_foreign_key() {
+    let op = fake_issuer(Fault::ForeignKey);
+    let mut s = settings(&op.issuer, "sigstore", "device");
+    s.url_opener = None;
+    let err = run(&s).result.unwrap_err();
+    assert!(
+        err.to_string().contains("signature does not verify"),
+        "{err}"
+    );
+    let op = fake_issuer(Fault::None);
+    let mut s = settings(&op.issuer, "sigstore", "device");
+    s.url_opener = None;
+    assert_eq!(run(&s).result.unwrap().identity(), "fake@example.test");
+}
