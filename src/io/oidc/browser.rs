@@ -810,4 +810,51 @@ mod tests {
         }
         stop.store(true, Ordering::Relaxed);
     }
+
+    #[test]
+    fn authorize_url_carries_pkce_state_nonce_and_the_dex_connector() {
+        let d = Discovery {
+            issuer: "https://op".into(),
+            authorization_endpoint: Some("https://op/auth?prompt=login".into()),
+            token_endpoint: "https://op/token".into(),
+            jwks_uri: "https://op/keys".into(),
+            device_authorization_endpoint: None,
+            token_auth_methods: vec![],
+        };
+        let mut s = Settings::resolve(&std::collections::HashMap::new(), &|_| None);
+        s.connector_id = Some("https://github.com/login/oauth".into());
+        let pkce = Pkce::generate();
+        let u = authorize_url(
+            &d,
+            &s,
+            "http://localhost:9/auth/callback",
+            &pkce,
+            "ST",
+            "NO",
+        )
+        .unwrap();
+        let q: std::collections::HashMap<String, String> = u.query_pairs().into_owned().collect();
+        assert_eq!(q["prompt"], "login", "the endpoint's own query is kept");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "sigstore");
+        assert_eq!(q["scope"], "openid email");
+        assert_eq!(q["redirect_uri"], "http://localhost:9/auth/callback");
+        assert_eq!((q["state"].as_str(), q["nonce"].as_str()), ("ST", "NO"));
+        assert_eq!(q["code_challenge"], pkce.challenge());
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["connector_id"], "https://github.com/login/oauth");
+        assert!(!u.as_str().contains(pkce.verifier()));
+
+        s.connector_id = None;
+        let u = authorize_url(&d, &s, "http://localhost:9/cb", &pkce, "ST", "NO").unwrap();
+        assert!(!u.as_str().contains("connector_id"));
+        let insecure = Discovery {
+            authorization_endpoint: Some("http://op.example/auth".into()),
+            ..d
+        };
+        assert!(matches!(
+            authorize_url(&insecure, &s, "http://localhost:9/cb", &pkce, "ST", "NO"),
+            Err(OidcError::Insecure { .. })
+        ));
+    }
 }
