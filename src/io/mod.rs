@@ -2,5 +2,6 @@
 
 pub mod config;
 pub mod git;
+pub mod oidc;
 pub mod rekor;
 pub mod trust;
