@@ -333,6 +333,18 @@ fn write_file(path: &Path, text: &str) -> Result<(), StackError> {
         })
 }
 
+/// The program path as one word of a `gitsign.urlOpener` command line (quoted if needed).
+fn opener_word(exe: &str) -> String {
+    if exe
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b))
+    {
+        exe.to_string()
+    } else {
+        sh_quote(exe)
+    }
+}
+
 /// Single-quotes a value for the shell.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -408,7 +420,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
             dir.join("trusted_root.json").display().to_string(),
         ),
         ("GITSIGN_TOKEN_PROVIDER", "interactive".to_string()),
-        ("GITSIGN_URL_OPENER", format!("{exe} open")),
+        ("GITSIGN_URL_OPENER", format!("{} open", opener_word(&exe))),
         ("SIGSTORE_STACK_DIR", dir.display().to_string()),
         ("SIGSTORE_STACK_IDENTITY", stack.identity.clone()),
         ("SIGSTORE_STACK_OIDC_URL", u.oidc.clone()),

@@ -853,3 +853,61 @@ fn injected_faults_break_each_service_the_documented_way() {
         400
     );
 }
+
+/// OpenSSL as an independent X.509 parser: the chain the stack issues verifies there too.
+/// Skipped (with a note) where no `openssl` is installed.
+#[test]
+fn openssl_accepts_the_issued_chain() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("openssl not installed: independent chain check skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &[]);
+    let chain = certificate(&stack, &Key::new());
+    let write = |name: &str, pem: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, pem).unwrap();
+        p
+    };
+    let (leaf, inter, root) = (
+        write("leaf.pem", &chain[0]),
+        write("inter.pem", &chain[1]),
+        write("root.pem", &chain[2]),
+    );
+    let out = Command::new("openssl")
+        .args(["verify", "-purpose", "any", "-CAfile"])
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(&inter)
+        .arg(&leaf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&leaf)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Signed Certificate Timestamp"), "{text}");
+    assert!(text.contains("Code Signing"), "{text}");
+    assert!(text.contains("email:dev@gitsign-rs.test"), "{text}");
+    // A leaf from the wrong-chain fault does not verify against the real root.
+    stack.fault(&stack.fulcio, "wrong-chain");
+    let rogue = certificate(&stack, &Key::new());
+    let rogue_leaf = write("rogue.pem", &rogue[0]);
+    let out = Command::new("openssl")
+        .args(["verify", "-purpose", "any", "-CAfile"])
+        .arg(&root)
+        .arg("-untrusted")
+        .arg(&inter)
+        .arg(&rogue_leaf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
