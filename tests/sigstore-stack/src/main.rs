@@ -365,6 +365,24 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     for sub in ["keys", "ca", "rekor", "ctlog"] {
         mkdir(&dir.join(sub))?;
     }
+    // Two stacks appending to one log would interleave entries: one stack per DIR. The lock
+    // goes with the process, however it ends.
+    let lock_path = dir.join("lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StackError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+    if lock.try_lock().is_err() {
+        return Err(StackError::State {
+            path: lock_path,
+            what: "another sigstore-stack is serving this directory",
+        });
+    }
     let now = now();
     let keys = dir.join("keys");
     let (oidc_l, oidc_url) = bind(cli.oidc_port)?;

@@ -625,6 +625,35 @@ mod tests {
         }
     }
 
+    fn entry_line(n: u8) -> String {
+        let key = crate::keys::SigningKey::ephemeral(crate::keys::Curve::P256).unwrap();
+        let body = hashedrekord_body(
+            &[n; 32],
+            &[1, 2, 3],
+            &pem::encode("PUBLIC KEY", key.spki_der()),
+        );
+        json!({"body": B64.encode(&body), "integratedTime": 1, "set": B64.encode([n])}).to_string()
+            + "\n"
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_a_corrupt_line_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("entries.jsonl");
+        let (a, b) = (entry_line(1), entry_line(2));
+        fs::write(&path, format!("{a}{}", &b[..b.len() / 2])).unwrap();
+        let log = Log::open(dir.path()).unwrap();
+        assert_eq!(log.size(), 1);
+        assert_eq!(fs::read_to_string(&path).unwrap(), a);
+        drop(log);
+
+        fs::write(&path, format!("{a}{{not json}}\n{b}")).unwrap();
+        assert!(matches!(
+            Log::open(dir.path()),
+            Err(StackError::State { .. })
+        ));
+    }
+
     #[test]
     fn consistency_proofs_have_rfc6962_lengths() {
         // RFC 6962 §2.1.3 example: tree of 7, proof from 3 is 4 hashes, from 4 is 1, from 6 is 3.

@@ -911,3 +911,63 @@ fn openssl_accepts_the_issued_chain() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn one_stack_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &[]);
+    let out = Command::new(BIN)
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another sigstore-stack"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    stack.stop();
+}
+
+#[test]
+fn device_codes_can_be_approved_at_once_and_the_oob_redirect_shows_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &["--device-auto-approve"]);
+    let (_, d) = post_form(
+        &format!("{}/device/code", stack.oidc),
+        &[("client_id", "sigstore")],
+    );
+    let (status, v) = post_form(
+        &format!("{}/token", stack.oidc),
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "sigstore"),
+            ("device_code", d["device_code"].as_str().unwrap()),
+        ],
+    );
+    assert_eq!(status, 200, "{v}");
+
+    let verifier = B64URL.encode([9u8; 32]);
+    let challenge = B64URL.encode(sha256(verifier.as_bytes()));
+    let r = client()
+        .get(format!(
+            "{}/authorize?response_type=code&client_id=sigstore&scope=openid&redirect_uri=urn:ietf:wg:oauth:2.0:oob&state=s&code_challenge={challenge}&code_challenge_method=S256",
+            stack.oidc
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().unwrap();
+    let code = page.rsplit(' ').next().unwrap().trim();
+    let (status, v) = post_form(
+        &format!("{}/token", stack.oidc),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "sigstore"),
+            ("code", code),
+            ("redirect_uri", "urn:ietf:wg:oauth:2.0:oob"),
+            ("code_verifier", &verifier),
+        ],
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(stack.stats()["tokens"], 2);
+}
