@@ -280,6 +280,29 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// `DIR/signing_config.json`: protobuf-specs SigningConfig v0.2 naming the stack's services.
+    fn signing_config(&self) -> serde_json::Value {
+        let service = |url: &str| {
+            json!([{
+                "url": url,
+                "majorApiVersion": 1,
+                "validFor": {"start": format_rfc3339(self.ca.not_before)},
+                "operator": "sigstore-stack.test",
+            }])
+        };
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": service(&self.urls.fulcio),
+            "oidcUrls": service(&self.urls.oidc),
+            "rekorTlogUrls": service(&self.urls.rekor),
+            "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        })
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "sigstore-stack",
@@ -422,6 +445,20 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     write_file(
         &dir.join("trusted_root.json"),
         &serde_json::to_string_pretty(&stack.trusted_root()).unwrap_or_default(),
+    )?;
+    write_file(
+        &dir.join("signing_config.json"),
+        &serde_json::to_string_pretty(&stack.signing_config()).unwrap_or_default(),
+    )?;
+    // What `sigstore --trust-config FILE` (sigstore-python) reads: root and signing config.
+    write_file(
+        &dir.join("trust_config.json"),
+        &serde_json::to_string_pretty(&json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": stack.trusted_root(),
+            "signingConfig": stack.signing_config(),
+        }))
+        .unwrap_or_default(),
     )?;
     write_file(&dir.join("identity"), &format!("{}\n", stack.identity))?;
     let exe = std::env::current_exe()

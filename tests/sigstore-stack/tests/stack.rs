@@ -971,3 +971,91 @@ fn device_codes_can_be_approved_at_once_and_the_oob_redirect_shows_the_code() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(stack.stats()["tokens"], 2);
 }
+
+/// sigstore-python (`sigstore` from PyPI) as an independent verifier of the whole stack: a
+/// Sigstore bundle v0.3 made of a leaf from this Fulcio and an entry from this Rekor must pass
+/// `sigstore verify identity` offline with the `trust_config.json` the stack wrote. Runs when
+/// `SIGSTORE_CLI` names the `sigstore` program (as CI sets it); skipped with a note otherwise.
+#[test]
+fn sigstore_python_verifies_a_bundle_made_from_the_stacks_certificate_and_entry() {
+    let Some(cli) = std::env::var_os("SIGSTORE_CLI") else {
+        eprintln!("SIGSTORE_CLI not set: sigstore-python check skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &[]);
+    let key = Key::new();
+    let chain = certificate(&stack, &key);
+    let payload = b"an artifact signed against the local stack\n";
+    let (request, body) = hashedrekord(&key, &chain[0], payload);
+    let (status, answer) = post(&format!("{}/api/v1/log/entries", stack.rekor), &request);
+    assert_eq!(status, 201);
+    let e = answer.as_object().unwrap().values().next().unwrap();
+    let v = &e["verification"];
+    let p = &v["inclusionProof"];
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let hashes: Vec<String> = p["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| B64.encode(unhex(h.as_str().unwrap())))
+        .collect();
+    let bundle = json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": {"rawBytes": B64.encode(leaf_of(&chain).der())},
+            "tlogEntries": [{
+                "logIndex": e["logIndex"].to_string(),
+                "logId": {"keyId": B64.encode(unhex(e["logID"].as_str().unwrap()))},
+                "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+                "integratedTime": e["integratedTime"].to_string(),
+                "inclusionPromise": {"signedEntryTimestamp": v["signedEntryTimestamp"]},
+                "inclusionProof": {
+                    "logIndex": p["logIndex"].to_string(),
+                    "rootHash": B64.encode(unhex(p["rootHash"].as_str().unwrap())),
+                    "treeSize": p["treeSize"].to_string(),
+                    "hashes": hashes,
+                    "checkpoint": {"envelope": p["checkpoint"]},
+                },
+                "canonicalizedBody": B64.encode(&body),
+            }],
+        },
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": B64.encode(sha256(payload))},
+            "signature": request["spec"]["signature"]["content"],
+        },
+    });
+    let artifact = dir.path().join("artifact.txt");
+    std::fs::write(&artifact, payload).unwrap();
+    let bundle_path = dir.path().join("artifact.sigstore.json");
+    std::fs::write(&bundle_path, bundle.to_string()).unwrap();
+    let verify = |identity: &str| {
+        Command::new(&cli)
+            .arg("--trust-config")
+            .arg(dir.path().join("trust_config.json"))
+            .args(["verify", "identity", "--bundle"])
+            .arg(&bundle_path)
+            .args([
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                &stack.oidc,
+            ])
+            .arg(&artifact)
+            .output()
+            .unwrap()
+    };
+    let out = verify("dev@gitsign-rs.test");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!verify("someone@else.test").status.success());
+}
