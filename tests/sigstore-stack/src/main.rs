@@ -10,7 +10,8 @@
 //! listener), completing a browser login with nobody at the keyboard.
 //!
 //! Fault injection (for failure tests), on each service: `POST /admin/fault` with
-//! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow"}`. See README.md.
+//! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow" | "wrong-key" |
+//! "wrong-identity" | "wrong-entry"}`. See [`Fault`] and README.md.
 //!
 //! Non-goals: TLS, Rekor v2, timestamp authorities, CSRs, other entry kinds, performance
 //! beyond tests.
@@ -106,6 +107,13 @@ pub enum Fault {
     WrongChain,
     /// Sleep 30 s, then answer normally.
     Slow,
+    /// Fulcio: a trusted certificate for another key than the one submitted.
+    WrongKey,
+    /// Fulcio: a trusted certificate for another identity than the token's.
+    WrongIdentity,
+    /// Rekor: logs and returns a valid entry for another digest than the one submitted
+    /// (signature unchecked), as a lying log would.
+    WrongEntry,
 }
 
 impl Fault {
@@ -116,6 +124,9 @@ impl Fault {
             "garbage" => Fault::Garbage,
             "wrong-chain" => Fault::WrongChain,
             "slow" => Fault::Slow,
+            "wrong-key" => Fault::WrongKey,
+            "wrong-identity" => Fault::WrongIdentity,
+            "wrong-entry" => Fault::WrongEntry,
             _ => return None,
         })
     }
@@ -126,6 +137,9 @@ impl Fault {
             Fault::Garbage => "garbage",
             Fault::WrongChain => "wrong-chain",
             Fault::Slow => "slow",
+            Fault::WrongKey => "wrong-key",
+            Fault::WrongIdentity => "wrong-identity",
+            Fault::WrongEntry => "wrong-entry",
         }
     }
 }
@@ -156,7 +170,6 @@ pub struct Urls {
 }
 
 pub struct Stack {
-    pub dir: PathBuf,
     pub identity: String,
     pub urls: Urls,
     pub device_auto_approve: bool,
@@ -207,7 +220,7 @@ impl Stack {
                 let Some(mode) = mode else {
                     return Response::error(
                         400,
-                        r#"expected {"mode": "none"|"status500"|"garbage"|"wrong-chain"|"slow"}"#,
+                        r#"expected {"mode": "none"|"status500"|"garbage"|"wrong-chain"|"slow"|"wrong-key"|"wrong-identity"|"wrong-entry"}"#,
                     );
                 };
                 *self.faults[s as usize]
@@ -238,7 +251,11 @@ impl Stack {
                 return Response::new(200, "application/json", &b"\x00\xffnot json {{{"[..]);
             }
             Fault::Slow => std::thread::sleep(Duration::from_secs(30)),
-            Fault::None | Fault::WrongChain => {}
+            Fault::None
+            | Fault::WrongChain
+            | Fault::WrongKey
+            | Fault::WrongIdentity
+            | Fault::WrongEntry => {}
         }
         match s {
             Service::Oidc => oidc::handle(self, &req, fault),
@@ -439,7 +456,6 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
             Mutex::new(Fault::None),
         ],
         precerts: Mutex::new(precerts),
-        dir: dir.clone(),
     });
 
     write_file(

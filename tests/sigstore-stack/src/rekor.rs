@@ -404,8 +404,30 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The wrong-entry fault's decoy: the same entry with the first digest byte changed.
+fn decoy(body: &[u8]) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let spec = &v["spec"];
+    let mut digest: [u8; 32] = unhex(spec["data"]["hash"]["value"].as_str()?)?
+        .try_into()
+        .ok()?;
+    digest[0] ^= 0xff;
+    let sig = B64.decode(spec["signature"]["content"].as_str()?).ok()?;
+    let pem_text = B64
+        .decode(spec["signature"]["publicKey"]["content"].as_str()?)
+        .ok()?;
+    Some(hashedrekord_body(
+        &digest,
+        &sig,
+        std::str::from_utf8(&pem_text).ok()?,
+    ))
+}
+
 fn create_entry(stack: &Stack, req: &Request, fault: Fault) -> Result<Response, StackError> {
     let body = match req.json().and_then(|v| canonical_body(&v)) {
+        Ok(b) if fault == Fault::WrongEntry => {
+            decoy(&b).ok_or(StackError::Crypto("a checked body did not parse"))?
+        }
         Ok(b) => b,
         Err(e) => return Ok(Response::error(400, &e)),
     };

@@ -813,6 +813,40 @@ fn injected_faults_break_each_service_the_documented_way() {
     let (_, answer) = get(&format!("{}/api/v1/log/entries?logIndex=0", stack.rekor));
     verify_answer(&root, &answer, &body);
 
+    // Trusted answers that certify or log something else than was asked.
+    stack.fault(&stack.fulcio, "wrong-key");
+    let (_, v) = post(&url, &req);
+    let pems: Vec<String> =
+        serde_json::from_value(v["signedCertificateEmbeddedSct"]["chain"]["certificates"].clone())
+            .unwrap();
+    let leaf = leaf_of(&pems);
+    verify_chain(&leaf, &root.certificate_authorities, now()).unwrap();
+    assert_ne!(leaf.spki_der(), key.spki().as_slice());
+    stack.fault(&stack.fulcio, "wrong-identity");
+    let (_, v) = post(&url, &req);
+    let pems: Vec<String> =
+        serde_json::from_value(v["signedCertificateEmbeddedSct"]["chain"]["certificates"].clone())
+            .unwrap();
+    let leaf = leaf_of(&pems);
+    verify_chain(&leaf, &root.certificate_authorities, now()).unwrap();
+    assert_eq!(leaf.spki_der(), key.spki().as_slice());
+    assert_ne!(leaf.identity().unwrap().san.to_string(), "ci@example.test");
+    stack.fault(&stack.fulcio, "none");
+
+    stack.fault(&stack.rekor, "wrong-entry");
+    let (request, body) = hashedrekord(&key, &pems[0], b"another payload");
+    let (status, answer) = post(&format!("{}/api/v1/log/entries", stack.rekor), &request);
+    assert_eq!(status, 201);
+    let entry =
+        entry_from_rekor_json(answer.as_object().unwrap().values().next().unwrap()).unwrap();
+    assert_eq!(
+        verify_entry(&entry, &body, &keys).unwrap_err(),
+        gitsign::core::tlog::TlogError::BodyMismatch
+    );
+    let logged = entry.canonicalized_body.clone().unwrap();
+    verify_entry(&entry, &logged, &keys).unwrap();
+    stack.fault(&stack.rekor, "none");
+
     // The OIDC issuer's wrong chain: tokens Fulcio refuses.
     stack.fault(&stack.oidc, "wrong-chain");
     let (status, d) = post_form(
