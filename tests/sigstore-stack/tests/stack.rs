@@ -1093,3 +1093,66 @@ fn sigstore_python_verifies_a_bundle_made_from_the_stacks_certificate_and_entry(
     );
     assert!(!verify("someone@else.test").status.success());
 }
+
+/// Sends raw bytes and returns the status line of the answer.
+fn raw_status(base: &str, request: &[u8]) -> String {
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(request).unwrap();
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn malformed_requests_get_a_4xx_and_the_stack_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &[]);
+    let cases: [(&[u8], &str); 6] = [
+        (b"GARBAGE\r\n\r\n", "400"),
+        (b"GET / HTTP/2.0\r\n\r\n", "400"),
+        (b"GET / HTTP/1.1\r\nno colon here\r\n\r\n", "400"),
+        (
+            b"POST /api/v1/log/entries HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
+            "413",
+        ),
+        (
+            b"POST /api/v1/log/entries HTTP/1.1\r\nContent-Length: 10\r\n\r\n{}",
+            "400",
+        ),
+        (
+            b"POST /api/v1/log/entries HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "411",
+        ),
+    ];
+    for (request, status) in cases {
+        let line = raw_status(&stack.rekor, request);
+        assert!(
+            line.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{:?}: {line}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 70_000));
+    big.extend(b"\r\n\r\n");
+    assert!(raw_status(&stack.oidc, &big).starts_with("HTTP/1.1 400 "));
+
+    // Entries by UUID with the tree id in front, as sharded Rekor names them.
+    let key = Key::new();
+    let chain = certificate(&stack, &key);
+    let (request, body) = hashedrekord(&key, &chain[0], b"still serving");
+    let (status, _) = post(&format!("{}/api/v1/log/entries", stack.rekor), &request);
+    assert_eq!(status, 201);
+    let (_, info) = get(&format!("{}/api/v1/log", stack.rekor));
+    let tree_id: u64 = info["treeID"].as_str().unwrap().parse().unwrap();
+    let uuid = format!(
+        "{tree_id:016x}{}",
+        hex(&gitsign::core::tlog::leaf_hash(&body))
+    );
+    let (status, answer) = get(&format!("{}/api/v1/log/entries/{uuid}", stack.rekor));
+    assert_eq!(status, 200);
+    verify_answer(&stack.trusted_root(), &answer, &body);
+}
