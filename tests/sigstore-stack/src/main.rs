@@ -423,6 +423,9 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
             what: "another sigstore-stack is serving this directory",
         });
     }
+    // DIR/env exists while a stack serves: scripts wait for it to appear.
+    let env_path = dir.join("env");
+    let _ = fs::remove_file(&env_path);
     let now = now();
     let keys = dir.join("keys");
     let (oidc_l, oidc_url) = bind(cli.oidc_port)?;
@@ -503,7 +506,6 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     for (k, v) in vars {
         env.push_str(&format!("export {k}={}\n", sh_quote(&v)));
     }
-    write_file(&dir.join("env"), &env)?;
 
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -520,6 +522,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         let stack = stack.clone();
         http::serve(listener, Arc::new(move |req| stack.dispatch(service, req)));
     }
+    write_file(&env_path, &env)?;
     {
         let log = stack.log.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = std::io::stdout().lock();
@@ -539,6 +542,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Entries are fsynced before they are acknowledged: there is nothing left to flush.
+    let _ = fs::remove_file(&env_path);
     eprintln!("sigstore-stack: stopping");
     Ok(())
 }

@@ -67,6 +67,7 @@ impl Stack {
         assert!(status.success());
         let exit = self.child.wait().unwrap();
         assert!(exit.success(), "stack exited with {exit:?}");
+        assert!(!self.dir.join("env").exists(), "env outlived the stack");
     }
 
     fn trusted_root(&self) -> TrustedRoot {
