@@ -182,6 +182,9 @@ impl Log {
 
     /// The index of an entry by UUID: 64 hex digits, or 80 with the 16-digit tree id first.
     fn find(&self, uuid: &str) -> Option<usize> {
+        if !uuid.is_ascii() {
+            return None;
+        }
         let uuid = uuid.to_ascii_lowercase();
         let key = match uuid.len() {
             80 if uuid[..16] == format!("{:016x}", self.tree_id) => &uuid[16..],

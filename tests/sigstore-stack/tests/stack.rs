@@ -1136,6 +1136,12 @@ fn malformed_requests_get_a_4xx_and_the_stack_keeps_serving() {
             String::from_utf8_lossy(request)
         );
     }
+    // 80 bytes of UUID that are not 80 ASCII characters.
+    let odd = format!(
+        "GET /api/v1/log/entries/{} HTTP/1.1\r\n\r\n",
+        "é".repeat(40)
+    );
+    assert!(raw_status(&stack.rekor, odd.as_bytes()).starts_with("HTTP/1.1 404 "));
     let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 70_000));
     big.extend(b"\r\n\r\n");
