@@ -10,11 +10,17 @@
 //! entry timestamp over the **global** log index; an inclusion proof with the **shard-local**
 //! index up to a root that a checkpoint signed by the same key commits to.
 //!
-//! Non-goals: Rekor v2 (no SET, Ed25519 checkpoints with C2SP key ids), other entry kinds,
-//! consistency proofs between checkpoints.
+//! Bundles ([`verify_logged`]) add the other kinds a Sigstore bundle carries (hashedrekord
+//! 0.0.2, dsse 0.0.1, intoto 0.0.2) and Rekor v2 (no SET, C2SP signed-note checkpoints with
+//! Ed25519 key ids): see `logged.rs` and `note.rs`.
+//!
+//! Non-goals: consistency proofs between checkpoints.
 
+mod body;
 mod checkpoint;
+mod logged;
 mod merkle;
+mod note;
 mod proto;
 mod rekor_json;
 #[cfg(test)]
@@ -27,7 +33,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::core::keys::{HashAlg, KeyError, PublicKey};
 
+pub use body::{LoggedContent, LoggedSignature, LoggedVerifier, parse_body};
 pub use checkpoint::{Checkpoint, NoteSignature, parse_checkpoint, verify_checkpoint};
+pub use logged::{LoggedEntry, verify_logged};
+pub use note::{note_key_hint, url_host, verify_note};
 pub use merkle::{leaf_hash, node_hash, verify_inclusion};
 pub use proto::{decode_transparency_log_entry, encode_transparency_log_entry};
 pub use rekor_json::entry_from_rekor_json;
@@ -150,6 +159,15 @@ pub enum TlogError {
         origin: String,
     },
     CheckpointSignatureInvalid(KeyError),
+    /// A Rekor v2 checkpoint's origin line is not the log's name.
+    CheckpointOrigin {
+        origin: String,
+        expected: String,
+    },
+    /// No signature line of a Rekor v2 checkpoint is by the log key under the log's name.
+    CheckpointNoLogSignature {
+        name: String,
+    },
     CheckpointTreeSizeMismatch {
         checkpoint: u64,
         proof: u64,
@@ -214,6 +232,14 @@ impl fmt::Display for TlogError {
             TlogError::CheckpointSignatureInvalid(e) => {
                 write!(f, "checkpoint signature invalid: {e}")
             }
+            TlogError::CheckpointOrigin { origin, expected } => write!(
+                f,
+                "checkpoint origin {origin:?} is not the log's name {expected:?}"
+            ),
+            TlogError::CheckpointNoLogSignature { name } => write!(
+                f,
+                "checkpoint has no signature by the log key under the name {name:?}"
+            ),
             TlogError::CheckpointTreeSizeMismatch { checkpoint, proof } => write!(
                 f,
                 "checkpoint tree size {checkpoint} differs from the inclusion proof's {proof}"
@@ -249,7 +275,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Hex of either case to bytes; `None` on odd length or a non-hex digit.
-pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),

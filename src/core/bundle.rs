@@ -1,0 +1,895 @@
+//! Sigstore bundles (protobuf-specs `dev.sigstore.bundle.v1.Bundle`, JSON form, v0.1–v0.3):
+//! strict parsing and offline verification against a trusted root.
+//!
+//! [`parse`] refuses what no honest signer produces: unknown media types and fields, bad
+//! base64, negative or non-decimal integers, an empty or root-carrying certificate chain,
+//! bundles with both or neither of a message signature and a DSSE envelope, and the
+//! version-specific omissions (v0.1 entries need a SET, v0.2+ entries an inclusion proof,
+//! v0.3 a single certificate rather than a chain).
+//!
+//! [`verify`] establishes, in this order, failing at the first problem:
+//! 1. the signer's key: the bundle certificate's (identity policy) or the caller's (`--key`);
+//! 2. the content: the message signature over the artifact's digest, or the DSSE envelope's
+//!    signature over its PAE and an in-toto subject with the artifact's digest;
+//! 3. every log entry: in a trusted log (SET and/or inclusion proof and checkpoint, see
+//!    [`tlog::verify_logged`]) and about this signature, key or certificate, and artifact;
+//! 4. the trusted times: SET-backed integrated times and RFC 3161 timestamps over the
+//!    signature (every timestamp in the bundle must verify); at least one is required, and
+//!    logs without a SET must have been valid at each of them;
+//! 5. for certificates, at every trusted time: the chain to a Fulcio CA of the trusted root;
+//!    then the embedded SCT and the identity policy.
+//!
+//! Commit verification (`core::verify`) runs the same steps on the same modules; this one
+//! takes its input from a bundle instead of a CMS signature.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+
+use crate::core::cert::{self, CertError, Certificate};
+use crate::core::dsse::{self, DsseError, Envelope};
+use crate::core::keys::{KeyError, PublicKey, sha256};
+use crate::core::policy::{IdentityPolicy, PolicyError};
+use crate::core::sct::{self, SctError};
+use crate::core::time::{UnixTime, format_rfc3339};
+use crate::core::tlog::{
+    self, InclusionProof, LogEntry, LogKey, LoggedContent, LoggedEntry, LoggedSignature,
+    LoggedVerifier, TlogError,
+};
+use crate::core::trust::TrustedRoot;
+use crate::core::tsa::{self, TsaError};
+
+/// Bundle format versions (the minor number of 0.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Version {
+    V01,
+    V02,
+    V03,
+}
+
+const MEDIA_TYPES: &[(&str, Version)] = &[
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        Version::V01,
+    ),
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        Version::V02,
+    ),
+    (
+        "application/vnd.dev.sigstore.bundle+json;version=0.3",
+        Version::V03,
+    ),
+    ("application/vnd.dev.sigstore.bundle.v0.3+json", Version::V03),
+];
+
+/// Who signed, as the bundle says.
+#[derive(Debug, Clone)]
+pub enum Material {
+    /// The leaf certificate (intermediates the bundle may list are not needed: the trusted
+    /// root supplies the chain).
+    Certificate(Certificate),
+    /// A managed key the verifier must supply; the hint is unauthenticated.
+    PublicKey { hint: Option<String> },
+}
+
+/// What was signed.
+#[derive(Debug, Clone)]
+pub enum Content {
+    MessageSignature {
+        /// `messageDigest`: an unauthenticated hint, checked against the artifact.
+        digest: Option<(String, Vec<u8>)>,
+        signature: Vec<u8>,
+    },
+    Envelope(Envelope),
+}
+
+impl Content {
+    /// The signature bytes (timestamps and log entries are over these).
+    pub fn signature(&self) -> Result<&[u8], DsseError> {
+        match self {
+            Content::MessageSignature { signature, .. } => Ok(signature),
+            Content::Envelope(e) => e.signature(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    pub version: Version,
+    pub material: Material,
+    pub tlog_entries: Vec<LogEntry>,
+    /// DER RFC 3161 TimeStampResp... tokens (`signedTimestamp`).
+    pub timestamps: Vec<Vec<u8>>,
+    pub content: Content,
+}
+
+/// The artifact a bundle is checked against.
+#[derive(Debug, Clone)]
+pub enum Artifact {
+    Bytes(Vec<u8>),
+    /// Only its SHA-256 digest is known (`sha256:<hex>`).
+    Sha256([u8; 32]),
+}
+
+impl Artifact {
+    pub fn sha256(&self) -> [u8; 32] {
+        match self {
+            Artifact::Bytes(b) => sha256(b),
+            Artifact::Sha256(d) => *d,
+        }
+    }
+}
+
+/// What the signer must be.
+#[derive(Debug, Clone)]
+pub enum Expected {
+    /// A Fulcio certificate for this identity and issuer.
+    Identity(IdentityPolicy),
+    /// A managed key (`--key`), with its DER SubjectPublicKeyInfo.
+    Key { key: PublicKey, spki: Vec<u8> },
+}
+
+/// Where a trusted time came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeSource {
+    /// A log's signed entry timestamp.
+    Log { base_url: String },
+    /// An RFC 3161 timestamp authority.
+    Tsa { subject: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedTime {
+    pub time: UnixTime,
+    pub source: TimeSource,
+}
+
+/// A verified bundle.
+#[derive(Debug, Clone)]
+pub struct VerifiedBundle {
+    /// The certificate identity and issuer, or `None` for a managed key.
+    pub identity: Option<(String, Option<String>)>,
+    pub times: Vec<TrustedTime>,
+    pub entries: Vec<LoggedEntry>,
+}
+
+#[derive(Debug)]
+pub enum BundleError {
+    /// Not JSON of the bundle's shape (or a field fails its own format).
+    Parse {
+        what: String,
+    },
+    UnsupportedMediaType(String),
+    EmptyCertificateChain,
+    /// The bundle carries a self-signed (root) certificate: trust comes from the trusted
+    /// root only.
+    RootCertificateInBundle {
+        subject: String,
+    },
+    Certificate(CertError),
+    /// The bundle is signed with a managed key and no `--key` was given.
+    KeyRequired,
+    /// A key was given but the bundle is signed with a certificate.
+    CertificateNotKey,
+    UnsupportedDigestAlgorithm(String),
+    /// The bundle's messageDigest is not the artifact's.
+    MessageDigestMismatch {
+        bundle: String,
+        artifact: String,
+    },
+    SignatureInvalid(KeyError),
+    /// Ed25519 signs the message itself: a digest is not enough.
+    NeedArtifactBytes,
+    Dsse(DsseError),
+    NoLogEntry,
+    DuplicateLogEntry {
+        log_index: u64,
+    },
+    LogEntry {
+        index: usize,
+        source: TlogError,
+    },
+    /// A log entry (valid in its log) is about another signature, key, or artifact.
+    EntryMismatch {
+        index: usize,
+        what: &'static str,
+    },
+    Timestamp {
+        index: usize,
+        source: TsaError,
+    },
+    /// Nothing vouches for when the signature was made.
+    NoTrustedTime,
+    /// A log without a SET was not trusted at a time its entry is used for.
+    LogKeyNotValidAt {
+        time: UnixTime,
+        base_url: String,
+    },
+    Chain {
+        at: UnixTime,
+        source: CertError,
+    },
+    Sct(SctError),
+    Policy(PolicyError),
+}
+
+impl fmt::Display for BundleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use BundleError::*;
+        match self {
+            Parse { what } => write!(f, "bundle parse error: {what}"),
+            UnsupportedMediaType(m) => write!(f, "unsupported bundle version (mediaType {m:?})"),
+            EmptyCertificateChain => f.write_str("bundle certificate chain is empty"),
+            RootCertificateInBundle { subject } => write!(
+                f,
+                "bundle includes a root certificate ({subject}): roots come from the trusted root only"
+            ),
+            Certificate(e) => write!(f, "bundle certificate: {e}"),
+            KeyRequired => f.write_str(
+                "bundle is signed with a managed key: no key was provided (use --key)",
+            ),
+            CertificateNotKey => {
+                f.write_str("a key was provided but the bundle is signed with a certificate")
+            }
+            UnsupportedDigestAlgorithm(a) => {
+                write!(f, "unsupported message digest algorithm {a:?}")
+            }
+            MessageDigestMismatch { bundle, artifact } => write!(
+                f,
+                "message digest mismatch: bundle says sha256:{bundle}, artifact is sha256:{artifact}"
+            ),
+            SignatureInvalid(e) => write!(f, "message signature does not verify: {e}"),
+            NeedArtifactBytes => f.write_str(
+                "an Ed25519 message signature needs the artifact itself, not its digest",
+            ),
+            Dsse(e) => write!(f, "{e}"),
+            NoLogEntry => f.write_str("bundle has no transparency log entry"),
+            DuplicateLogEntry { log_index } => {
+                write!(f, "bundle lists log entry {log_index} twice")
+            }
+            LogEntry { index, source } => {
+                write!(f, "transparency log entry {index}: {source}")
+            }
+            EntryMismatch { index, what } => write!(
+                f,
+                "transparency log entry {index} does not match the bundle: {what}"
+            ),
+            Timestamp { index, source } => write!(f, "RFC 3161 timestamp {index}: {source}"),
+            NoTrustedTime => f.write_str(
+                "no trusted time: no log entry has a signed entry timestamp and the bundle has no RFC 3161 timestamp",
+            ),
+            LogKeyNotValidAt { time, base_url } => write!(
+                f,
+                "log {base_url} key is not valid at the timestamp {}",
+                format_rfc3339(*time)
+            ),
+            Chain { at, source } => {
+                write!(f, "certificate at {}: {source}", format_rfc3339(*at))
+            }
+            Sct(e) => write!(f, "certificate transparency: {e}"),
+            Policy(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BundleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BundleError::Certificate(e) | BundleError::Chain { source: e, .. } => Some(e),
+            BundleError::SignatureInvalid(e) => Some(e),
+            BundleError::Dsse(e) => Some(e),
+            BundleError::LogEntry { source, .. } => Some(source),
+            BundleError::Timestamp { source, .. } => Some(source),
+            BundleError::Sct(e) => Some(e),
+            BundleError::Policy(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JBundle {
+    media_type: String,
+    verification_material: JMaterial,
+    message_signature: Option<JMessageSignature>,
+    dsse_envelope: Option<JEnvelope>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JMaterial {
+    public_key: Option<JKeyId>,
+    x509_certificate_chain: Option<JChain>,
+    certificate: Option<JCert>,
+    #[serde(default)]
+    tlog_entries: Vec<JEntry>,
+    timestamp_verification_data: Option<JTimestamps>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JKeyId {
+    hint: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JChain {
+    #[serde(default)]
+    certificates: Vec<JCert>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JCert {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JEntry {
+    log_index: JInt,
+    log_id: JLogId,
+    kind_version: JKindVersion,
+    integrated_time: Option<JInt>,
+    inclusion_promise: Option<JPromise>,
+    inclusion_proof: Option<JProof>,
+    canonicalized_body: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JLogId {
+    key_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JKindVersion {
+    kind: String,
+    version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JPromise {
+    signed_entry_timestamp: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JProof {
+    log_index: JInt,
+    root_hash: String,
+    tree_size: JInt,
+    #[serde(default)]
+    hashes: Vec<String>,
+    checkpoint: Option<JCheckpoint>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JCheckpoint {
+    envelope: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JTimestamps {
+    #[serde(default)]
+    rfc3161_timestamps: Vec<JTimestamp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JTimestamp {
+    signed_timestamp: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JMessageSignature {
+    message_digest: Option<JDigest>,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JDigest {
+    algorithm: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JEnvelope {
+    payload: String,
+    payload_type: String,
+    #[serde(default)]
+    signatures: Vec<JSig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JSig {
+    sig: String,
+    #[allow(dead_code)] // part of the format, not of verification
+    keyid: Option<String>,
+}
+
+/// protobuf JSON writes int64 as a decimal string (numbers are accepted too).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JInt {
+    Text(String),
+    Number(i64),
+}
+
+fn parse_err(what: impl Into<String>) -> BundleError {
+    BundleError::Parse { what: what.into() }
+}
+
+fn b64(s: &str, what: &str) -> Result<Vec<u8>, BundleError> {
+    B64.decode(s)
+        .map_err(|_| parse_err(format!("{what} is not valid base64")))
+}
+
+/// A non-negative int64.
+fn uint(v: &JInt, what: &str) -> Result<u64, BundleError> {
+    let n: i64 = match v {
+        JInt::Number(n) => *n,
+        JInt::Text(s) => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(parse_err(format!("{what} {s:?} is not a decimal integer")));
+            }
+            s.parse()
+                .map_err(|_| parse_err(format!("{what} {s:?} is out of range")))?
+        }
+    };
+    u64::try_from(n).map_err(|_| parse_err(format!("{what} is negative ({n})")))
+}
+
+fn entry(j: &JEntry, i: usize) -> Result<LogEntry, BundleError> {
+    let w = |f: &str| format!("tlogEntries[{i}].{f}");
+    let integrated_time = match &j.integrated_time {
+        None => 0,
+        Some(t) => i64::try_from(uint(t, &w("integratedTime"))?)
+            .map_err(|_| parse_err(w("integratedTime is out of range")))?,
+    };
+    let inclusion_proof = j
+        .inclusion_proof
+        .as_ref()
+        .map(|p| -> Result<InclusionProof, BundleError> {
+            Ok(InclusionProof {
+                log_index: uint(&p.log_index, &w("inclusionProof.logIndex"))?,
+                root_hash: b64(&p.root_hash, &w("inclusionProof.rootHash"))?,
+                tree_size: uint(&p.tree_size, &w("inclusionProof.treeSize"))?,
+                hashes: p
+                    .hashes
+                    .iter()
+                    .map(|h| b64(h, &w("inclusionProof.hashes")))
+                    .collect::<Result<_, _>>()?,
+                checkpoint: p.checkpoint.as_ref().map(|c| c.envelope.clone()),
+            })
+        })
+        .transpose()?;
+    Ok(LogEntry {
+        log_index: uint(&j.log_index, &w("logIndex"))?,
+        log_id: b64(&j.log_id.key_id, &w("logId.keyId"))?,
+        kind: j.kind_version.kind.clone(),
+        version: j.kind_version.version.clone(),
+        integrated_time,
+        signed_entry_timestamp: j
+            .inclusion_promise
+            .as_ref()
+            .map(|p| b64(&p.signed_entry_timestamp, &w("inclusionPromise")))
+            .transpose()?,
+        inclusion_proof,
+        canonicalized_body: j
+            .canonicalized_body
+            .as_deref()
+            .map(|b| b64(b, &w("canonicalizedBody")))
+            .transpose()?,
+    })
+}
+
+fn certificate(j: &JCert, what: &str) -> Result<Certificate, BundleError> {
+    let cert = Certificate::from_der(&b64(&j.raw_bytes, what)?).map_err(BundleError::Certificate)?;
+    if cert.subject_raw() == cert.issuer_raw() {
+        return Err(BundleError::RootCertificateInBundle {
+            subject: cert.describe(),
+        });
+    }
+    Ok(cert)
+}
+
+/// Parses and structurally checks a bundle (see the module docs). Verifies nothing.
+pub fn parse(json: &[u8]) -> Result<Bundle, BundleError> {
+    let j: JBundle = serde_json::from_slice(json).map_err(|e| parse_err(format!("{e}")))?;
+    let version = MEDIA_TYPES
+        .iter()
+        .find(|(m, _)| *m == j.media_type)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| BundleError::UnsupportedMediaType(j.media_type.clone()))?;
+    let vm = &j.verification_material;
+
+    let material = match (&vm.public_key, &vm.x509_certificate_chain, &vm.certificate) {
+        (Some(k), None, None) => Material::PublicKey {
+            hint: k.hint.clone(),
+        },
+        (None, Some(chain), None) => {
+            if version >= Version::V03 {
+                return Err(parse_err(
+                    "a v0.3 bundle carries a single certificate, not x509CertificateChain",
+                ));
+            }
+            let (leaf, rest) = chain
+                .certificates
+                .split_first()
+                .ok_or(BundleError::EmptyCertificateChain)?;
+            for (i, c) in rest.iter().enumerate() {
+                certificate(c, &format!("x509CertificateChain certificate {}", i + 1))?;
+            }
+            Material::Certificate(certificate(leaf, "x509CertificateChain certificate 0")?)
+        }
+        (None, None, Some(c)) => Material::Certificate(certificate(c, "certificate")?),
+        _ => {
+            return Err(parse_err(
+                "verificationMaterial needs exactly one of publicKey, x509CertificateChain, certificate",
+            ));
+        }
+    };
+
+    let tlog_entries = vm
+        .tlog_entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| entry(e, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, e) in tlog_entries.iter().enumerate() {
+        if version == Version::V01 && e.signed_entry_timestamp.is_none() {
+            return Err(parse_err(format!(
+                "tlogEntries[{i}]: a v0.1 bundle entry needs an inclusion promise"
+            )));
+        }
+        if version >= Version::V02 && e.inclusion_proof.is_none() {
+            return Err(BundleError::LogEntry {
+                index: i,
+                source: TlogError::InclusionProofMissing,
+            });
+        }
+    }
+
+    let timestamps = vm
+        .timestamp_verification_data
+        .as_ref()
+        .map(|t| {
+            t.rfc3161_timestamps
+                .iter()
+                .map(|ts| b64(&ts.signed_timestamp, "rfc3161Timestamps.signedTimestamp"))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+
+    let content = match (&j.message_signature, &j.dsse_envelope) {
+        (Some(m), None) => Content::MessageSignature {
+            digest: m
+                .message_digest
+                .as_ref()
+                .map(|d| Ok::<_, BundleError>((d.algorithm.clone(), b64(&d.digest, "messageDigest")?)))
+                .transpose()?,
+            signature: b64(&m.signature, "messageSignature.signature")?,
+        },
+        (None, Some(e)) => Content::Envelope(Envelope {
+            payload_type: e.payload_type.clone(),
+            payload: b64(&e.payload, "dsseEnvelope.payload")?,
+            signatures: e
+                .signatures
+                .iter()
+                .map(|s| b64(&s.sig, "dsseEnvelope signature"))
+                .collect::<Result<_, _>>()?,
+        }),
+        _ => {
+            return Err(parse_err(
+                "a bundle needs exactly one of messageSignature and dsseEnvelope",
+            ));
+        }
+    };
+
+    Ok(Bundle {
+        version,
+        material,
+        tlog_entries,
+        timestamps,
+        content,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Verification
+
+fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
+    trust
+        .tlogs
+        .iter()
+        .filter_map(|t| {
+            Some(LogKey {
+                log_id: &t.log_id,
+                key: t.key.as_ref()?,
+                key_der: &t.key_der,
+                valid_from: Some(t.valid_for.start),
+                valid_until: t.valid_for.end,
+                base_url: &t.base_url,
+            })
+        })
+        .collect()
+}
+
+/// The signer as a logged entry must name it.
+enum Signer<'a> {
+    Certificate(&'a Certificate),
+    Key(&'a [u8]),
+}
+
+impl Signer<'_> {
+    fn is(&self, v: &LoggedVerifier) -> bool {
+        match (self, v) {
+            (Signer::Certificate(c), LoggedVerifier::Certificate(der)) => c.der() == der.as_slice(),
+            (Signer::Key(spki), LoggedVerifier::PublicKey(der)) => *spki == der.as_slice(),
+            _ => false,
+        }
+    }
+}
+
+fn check_signature_entry(
+    logged: &LoggedSignature,
+    signature: &[u8],
+    signer: &Signer<'_>,
+    index: usize,
+) -> Result<(), BundleError> {
+    if logged.signature != signature {
+        return Err(BundleError::EntryMismatch {
+            index,
+            what: "the logged signature is not the bundle's",
+        });
+    }
+    if !signer.is(&logged.verifier) {
+        return Err(BundleError::EntryMismatch {
+            index,
+            what: "the logged certificate or public key is not the signer's",
+        });
+    }
+    Ok(())
+}
+
+/// Checks that a verified entry is about this bundle's signature, signer and artifact.
+fn check_entry_matches(
+    logged: &LoggedEntry,
+    content: &Content,
+    signer: &Signer<'_>,
+    artifact_sha256: &[u8; 32],
+    index: usize,
+) -> Result<(), BundleError> {
+    let mismatch = |what| BundleError::EntryMismatch { index, what };
+    match (&logged.content, content) {
+        (
+            LoggedContent::Digest { sha256, signature },
+            Content::MessageSignature { signature: sig, .. },
+        ) => {
+            check_signature_entry(signature, sig, signer, index)?;
+            if sha256.as_slice() != artifact_sha256 {
+                return Err(mismatch("the logged digest is not the artifact's"));
+            }
+        }
+        // Rekor v2 logs DSSE as a hashedrekord over sha256(PAE).
+        (LoggedContent::Digest { sha256, signature }, Content::Envelope(env)) => {
+            if !logged.rekor_v2 {
+                return Err(mismatch("a DSSE envelope needs a dsse or intoto entry"));
+            }
+            check_signature_entry(signature, env.signature().map_err(BundleError::Dsse)?, signer, index)?;
+            let pae = dsse::pae(&env.payload_type, &env.payload);
+            if sha256.as_slice() != crate::core::keys::sha256(&pae) {
+                return Err(mismatch("the logged digest is not the envelope's"));
+            }
+        }
+        (
+            LoggedContent::Envelope {
+                payload_sha256,
+                signatures,
+                envelope,
+            },
+            Content::Envelope(env),
+        ) => {
+            if payload_sha256.as_slice() != crate::core::keys::sha256(&env.payload) {
+                return Err(mismatch("the logged payload hash is not the envelope's"));
+            }
+            if let Some((payload_type, payload)) = envelope
+                && (payload_type != &env.payload_type || payload != &env.payload)
+            {
+                return Err(mismatch("the logged envelope is not the bundle's"));
+            }
+            match signatures.as_slice() {
+                [one] => check_signature_entry(
+                    one,
+                    env.signature().map_err(BundleError::Dsse)?,
+                    signer,
+                    index,
+                )?,
+                _ => return Err(mismatch("the logged envelope has other signatures")),
+            }
+        }
+        (LoggedContent::Envelope { .. }, Content::MessageSignature { .. }) => {
+            return Err(mismatch("a message signature needs a hashedrekord entry"));
+        }
+    }
+    Ok(())
+}
+
+/// Verifies `bundle` for `artifact` against `trust` (see the module docs).
+pub fn verify(
+    bundle: &Bundle,
+    artifact: &Artifact,
+    expected: &Expected,
+    trust: &TrustedRoot,
+) -> Result<VerifiedBundle, BundleError> {
+    // 1. The signer's key.
+    let (key, signer, leaf) = match (&bundle.material, expected) {
+        (Material::Certificate(leaf), Expected::Identity(_)) => (
+            leaf.public_key().map_err(BundleError::Certificate)?,
+            Signer::Certificate(leaf),
+            Some(leaf),
+        ),
+        (Material::PublicKey { .. }, Expected::Key { key, spki }) => {
+            (key.clone(), Signer::Key(spki), None)
+        }
+        (Material::PublicKey { .. }, Expected::Identity(_)) => {
+            return Err(BundleError::KeyRequired);
+        }
+        (Material::Certificate(_), Expected::Key { .. }) => {
+            return Err(BundleError::CertificateNotKey);
+        }
+    };
+
+    // 2. The content.
+    let digest = artifact.sha256();
+    match &bundle.content {
+        Content::MessageSignature {
+            digest: hint,
+            signature,
+        } => {
+            if let Some((alg, d)) = hint {
+                if alg != "SHA2_256" {
+                    return Err(BundleError::UnsupportedDigestAlgorithm(alg.clone()));
+                }
+                if d.as_slice() != digest {
+                    return Err(BundleError::MessageDigestMismatch {
+                        bundle: tlog::hex(d),
+                        artifact: tlog::hex(&digest),
+                    });
+                }
+            }
+            match (&key, artifact) {
+                (PublicKey::Ed25519(_), Artifact::Bytes(bytes)) => key
+                    .verify(key.default_hash(), bytes, signature)
+                    .map_err(BundleError::SignatureInvalid)?,
+                (PublicKey::Ed25519(_), Artifact::Sha256(_)) => {
+                    return Err(BundleError::NeedArtifactBytes);
+                }
+                _ => key
+                    .verify_prehash(&digest, signature)
+                    .map_err(BundleError::SignatureInvalid)?,
+            }
+        }
+        Content::Envelope(env) => {
+            env.verify(&key).map_err(BundleError::Dsse)?;
+            env.check_subject(&digest).map_err(BundleError::Dsse)?;
+        }
+    }
+    let signature = bundle.content.signature().map_err(BundleError::Dsse)?;
+
+    // 3. The log entries.
+    if bundle.tlog_entries.is_empty() {
+        return Err(BundleError::NoLogEntry);
+    }
+    for (i, a) in bundle.tlog_entries.iter().enumerate() {
+        if bundle.tlog_entries[..i]
+            .iter()
+            .any(|b| a.log_id == b.log_id && a.log_index == b.log_index)
+        {
+            return Err(BundleError::DuplicateLogEntry {
+                log_index: a.log_index,
+            });
+        }
+    }
+    let logs = log_keys(trust);
+    let mut entries = Vec::with_capacity(bundle.tlog_entries.len());
+    for (index, e) in bundle.tlog_entries.iter().enumerate() {
+        let logged =
+            tlog::verify_logged(e, &logs).map_err(|source| BundleError::LogEntry { index, source })?;
+        check_entry_matches(&logged, &bundle.content, &signer, &digest, index)?;
+        entries.push(logged);
+    }
+
+    // 4. Trusted times.
+    let mut times: Vec<TrustedTime> = entries
+        .iter()
+        .filter_map(|e| {
+            Some(TrustedTime {
+                time: e.integrated_time?,
+                source: TimeSource::Log {
+                    base_url: e.base_url.clone(),
+                },
+            })
+        })
+        .collect();
+    let mut tsa_times = Vec::new();
+    for (index, token) in bundle.timestamps.iter().enumerate() {
+        let ts = tsa::verify_timestamp(token, signature, &trust.timestamp_authorities)
+            .map_err(|source| BundleError::Timestamp { index, source })?;
+        tsa_times.push(ts.time);
+        times.push(TrustedTime {
+            time: ts.time,
+            source: TimeSource::Tsa {
+                subject: ts.tsa_subject,
+            },
+        });
+    }
+    if times.is_empty() {
+        return Err(BundleError::NoTrustedTime);
+    }
+    for e in entries.iter().filter(|e| e.integrated_time.is_none()) {
+        if tsa_times.is_empty() {
+            return Err(BundleError::NoTrustedTime);
+        }
+        if let Some(&time) = tsa_times.iter().find(|&&t| !e.log_valid_at(t)) {
+            return Err(BundleError::LogKeyNotValidAt {
+                time,
+                base_url: e.base_url.clone(),
+            });
+        }
+    }
+
+    // 5. The certificate at every trusted time, its SCT, the identity.
+    let Some(leaf) = leaf else {
+        return Ok(VerifiedBundle {
+            identity: None,
+            times,
+            entries,
+        });
+    };
+    let mut chain = None;
+    for t in &times {
+        chain = Some(
+            cert::verify_chain(leaf, &trust.certificate_authorities, t.time).map_err(|source| {
+                BundleError::Chain {
+                    at: t.time,
+                    source,
+                }
+            })?,
+        );
+    }
+    let chain = chain.ok_or(BundleError::NoTrustedTime)?;
+    sct::verify_embedded_sct(leaf, &chain.issuer, &trust.ctlogs).map_err(BundleError::Sct)?;
+    let identity = leaf.identity().map_err(BundleError::Certificate)?;
+    let issuer = identity.issuer.clone();
+    let san = identity.san.to_string();
+    if let Expected::Identity(policy) = expected {
+        policy
+            .check(&san, issuer.as_deref())
+            .map_err(BundleError::Policy)?;
+    }
+    Ok(VerifiedBundle {
+        identity: Some((san, issuer)),
+        times,
+        entries,
+    })
+}
