@@ -490,6 +490,42 @@ impl Certificate {
         Ok(Identity { san, issuer })
     }
 
+    /// Whether basicConstraints marks this certificate as a CA.
+    pub fn is_ca(&self) -> Result<bool, CertError> {
+        Ok(self.basic_constraints()?.0)
+    }
+
+    /// The extended key usage extension: whether it is critical, and its purposes (OID
+    /// content bytes) in order. `None` when the certificate has no such extension.
+    pub fn extended_key_usage(&self) -> Result<Option<(bool, Vec<&[u8]>)>, CertError> {
+        let Some(ext) = self
+            .extensions
+            .iter()
+            .find(|e| self.der[e.oid.clone()] == *oid::EXT_KEY_USAGE)
+        else {
+            return Ok(None);
+        };
+        let seq = tlv::parse_single(&self.der[ext.value.clone()], tag::SEQUENCE)?;
+        let mut r = seq.reader();
+        let mut purposes = Vec::new();
+        while !r.is_empty() {
+            purposes.push(r.read(tag::OID)?.value);
+        }
+        if purposes.is_empty() {
+            return Err(CertError::Malformed {
+                what: "extended key usage (empty list)",
+            });
+        }
+        Ok(Some((ext.critical, purposes)))
+    }
+
+    /// The subjectKeyIdentifier's key identifier bytes, if the extension is present.
+    pub fn subject_key_id(&self) -> Result<Option<&[u8]>, CertError> {
+        self.extension(oid::SUBJECT_KEY_ID)
+            .map(|v| Ok(tlv::parse_single(v, tag::OCTET_STRING)?.value))
+            .transpose()
+    }
+
     fn basic_constraints(&self) -> Result<(bool, Option<u64>), CertError> {
         let Some(v) = self.extension(oid::BASIC_CONSTRAINTS) else {
             return Ok((false, None));
@@ -541,7 +577,8 @@ impl Certificate {
         Ok(found)
     }
 
-    fn check_critical_extensions(&self) -> Result<(), CertError> {
+    /// Rejects critical extensions this module does not understand.
+    pub(crate) fn check_critical_extensions(&self) -> Result<(), CertError> {
         for (oid, critical, _) in self.extension_list() {
             let known = [
                 oid::KEY_USAGE,
@@ -724,6 +761,43 @@ pub fn verify_anchor_signatures(ca: &CertificateAuthority) -> Result<(), CertErr
         }),
         None => Ok(()),
     }
+}
+
+/// The certificates of `ca` above `leaf`, checked at `at`: the first run of the CA's chain
+/// that starts with `leaf`'s issuer and passes [`check_issuers`]. Unlike [`verify_chain`] it
+/// puts no demand on the leaf itself (purpose, key usage, validity): callers with another
+/// profile than code signing (RFC 3161 timestamping) check those themselves.
+pub fn path_to_authority<'a>(
+    leaf: &Certificate,
+    ca: &'a CertificateAuthority,
+    at: UnixTime,
+) -> Result<&'a [Certificate], CertError> {
+    let mut best = None;
+    for start in 0..ca.certs.len() {
+        if ca.certs[start].subject_raw() != leaf.issuer_raw() {
+            continue;
+        }
+        let path = &ca.certs[start..];
+        match check_path(leaf, path, at) {
+            Ok(()) => return Ok(path),
+            Err(e) => best = Some(e),
+        }
+    }
+    Err(best.unwrap_or_else(|| CertError::UntrustedIssuer {
+        issuer: leaf.issuer_string(),
+    }))
+}
+
+/// Checks `path` (issuers of `leaf`, from its direct issuer up to a root, all trust anchors)
+/// at `at`: names link, each is a valid CA within its path length, the last is self-issued,
+/// and the direct issuer's key signed `leaf`.
+pub fn check_issuers(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<(), CertError> {
+    if path.is_empty() {
+        return Err(CertError::UntrustedIssuer {
+            issuer: leaf.issuer_string(),
+        });
+    }
+    check_path(leaf, path, at)
 }
 
 fn check_path(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<(), CertError> {
