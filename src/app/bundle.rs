@@ -72,10 +72,7 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<i32, AppError> {
         .map_err(|e| AppError::failed(e.to_string()))?;
 
     let signer = match &verified.identity {
-        Some((san, issuer)) => format!(
-            "{san} (issuer {})",
-            issuer.as_deref().unwrap_or("<none>")
-        ),
+        Some((san, issuer)) => format!("{san} (issuer {})", issuer.as_deref().unwrap_or("<none>")),
         None => "the given key".to_string(),
     };
     let times: Vec<String> = verified
@@ -92,7 +89,11 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<i32, AppError> {
     println!(
         "Verified OK: signed by {signer}; {} log entr{}; time {}",
         verified.entries.len(),
-        if verified.entries.len() == 1 { "y" } else { "ies" },
+        if verified.entries.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
         times.join(", ")
     );
     Ok(OK)

@@ -62,7 +62,10 @@ const MEDIA_TYPES: &[(&str, Version)] = &[
         "application/vnd.dev.sigstore.bundle+json;version=0.3",
         Version::V03,
     ),
-    ("application/vnd.dev.sigstore.bundle.v0.3+json", Version::V03),
+    (
+        "application/vnd.dev.sigstore.bundle.v0.3+json",
+        Version::V03,
+    ),
 ];
 
 /// Who signed, as the bundle says.
@@ -502,7 +505,8 @@ fn entry(j: &JEntry, i: usize) -> Result<LogEntry, BundleError> {
 }
 
 fn certificate(j: &JCert, what: &str) -> Result<Certificate, BundleError> {
-    let cert = Certificate::from_der(&b64(&j.raw_bytes, what)?).map_err(BundleError::Certificate)?;
+    let cert =
+        Certificate::from_der(&b64(&j.raw_bytes, what)?).map_err(BundleError::Certificate)?;
     if cert.subject_raw() == cert.issuer_raw() {
         return Err(BundleError::RootCertificateInBundle {
             subject: cert.describe(),
@@ -585,7 +589,9 @@ pub fn parse(json: &[u8]) -> Result<Bundle, BundleError> {
             digest: m
                 .message_digest
                 .as_ref()
-                .map(|d| Ok::<_, BundleError>((d.algorithm.clone(), b64(&d.digest, "messageDigest")?)))
+                .map(|d| {
+                    Ok::<_, BundleError>((d.algorithm.clone(), b64(&d.digest, "messageDigest")?))
+                })
                 .transpose()?,
             signature: b64(&m.signature, "messageSignature.signature")?,
         },
@@ -695,7 +701,12 @@ fn check_entry_matches(
             if !logged.rekor_v2 {
                 return Err(mismatch("a DSSE envelope needs a dsse or intoto entry"));
             }
-            check_signature_entry(signature, env.signature().map_err(BundleError::Dsse)?, signer, index)?;
+            check_signature_entry(
+                signature,
+                env.signature().map_err(BundleError::Dsse)?,
+                signer,
+                index,
+            )?;
             let pae = dsse::pae(&env.payload_type, &env.payload);
             if sha256.as_slice() != crate::core::keys::sha256(&pae) {
                 return Err(mismatch("the logged digest is not the envelope's"));
@@ -813,8 +824,8 @@ pub fn verify(
     let logs = log_keys(trust);
     let mut entries = Vec::with_capacity(bundle.tlog_entries.len());
     for (index, e) in bundle.tlog_entries.iter().enumerate() {
-        let logged =
-            tlog::verify_logged(e, &logs).map_err(|source| BundleError::LogEntry { index, source })?;
+        let logged = tlog::verify_logged(e, &logs)
+            .map_err(|source| BundleError::LogEntry { index, source })?;
         check_entry_matches(&logged, &bundle.content, &signer, &digest, index)?;
         entries.push(logged);
     }
@@ -869,12 +880,8 @@ pub fn verify(
     let mut chain = None;
     for t in &times {
         chain = Some(
-            cert::verify_chain(leaf, &trust.certificate_authorities, t.time).map_err(|source| {
-                BundleError::Chain {
-                    at: t.time,
-                    source,
-                }
-            })?,
+            cert::verify_chain(leaf, &trust.certificate_authorities, t.time)
+                .map_err(|source| BundleError::Chain { at: t.time, source })?,
         );
     }
     let chain = chain.ok_or(BundleError::NoTrustedTime)?;

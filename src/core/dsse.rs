@@ -224,10 +224,7 @@ mod tests {
         let (env, pk) = signed(statement(&hex(&digest)));
         let mut changed = env.clone();
         changed.payload.push(b' ');
-        assert!(matches!(
-            changed.verify(&pk),
-            Err(DsseError::Signature(_))
-        ));
+        assert!(matches!(changed.verify(&pk), Err(DsseError::Signature(_))));
         let mut changed = env.clone();
         changed.payload_type = "application/json".into();
         assert!(changed.verify(&pk).is_err());

@@ -175,16 +175,16 @@ impl fmt::Display for TsaError {
                 f,
                 "timestamp message imprint is not the {algorithm:?} of the signed bytes"
             ),
-            ContentDigestMismatch => f.write_str(
-                "timestamp messageDigest attribute does not match its TSTInfo",
-            ),
+            ContentDigestMismatch => {
+                f.write_str("timestamp messageDigest attribute does not match its TSTInfo")
+            }
             BadCertificate { source } => write!(f, "timestamp embedded certificate: {source}"),
-            SignerNotFound => f.write_str(
-                "timestamp embeds certificates but not the one its SignerInfo names",
-            ),
-            NoTrustedAuthority => f.write_str(
-                "timestamp was not signed by any trusted timestamping authority",
-            ),
+            SignerNotFound => {
+                f.write_str("timestamp embeds certificates but not the one its SignerInfo names")
+            }
+            NoTrustedAuthority => {
+                f.write_str("timestamp was not signed by any trusted timestamping authority")
+            }
             UntrustedEmbeddedCertificate { subject } => write!(
                 f,
                 "timestamp certificate {subject} does not chain to a trusted timestamping authority"
@@ -386,8 +386,15 @@ fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
     let mut dr = digests.reader();
     let mut digest_oids = Vec::new();
     while !dr.is_empty() {
-        let alg = dr.read(tag::SEQUENCE).within("SignedData digestAlgorithms")?;
-        digest_oids.push(alg.reader().read(tag::OID).within("SignedData digestAlgorithms")?.value);
+        let alg = dr
+            .read(tag::SEQUENCE)
+            .within("SignedData digestAlgorithms")?;
+        digest_oids.push(
+            alg.reader()
+                .read(tag::OID)
+                .within("SignedData digestAlgorithms")?
+                .value,
+        );
     }
 
     let encap = r.read(tag::SEQUENCE).within("encapContentInfo")?;
@@ -449,7 +456,10 @@ fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
             )));
         }
     };
-    let digest_oid = r.clone().read(tag::SEQUENCE).and_then(|a| a.reader().read(tag::OID));
+    let digest_oid = r
+        .clone()
+        .read(tag::SEQUENCE)
+        .and_then(|a| a.reader().read(tag::OID));
     let digest_alg = hash_alg(&mut r, "SignerInfo digestAlgorithm")?;
     if !digest_oids.contains(&digest_oid.within("SignerInfo digestAlgorithm")?.value) {
         return Err(malformed(
@@ -464,7 +474,9 @@ fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
     let mut signed_attrs = signed.raw.to_vec();
     signed_attrs[0] = tag::SET;
 
-    let sig_alg = r.read(tag::SEQUENCE).within("SignerInfo signatureAlgorithm")?;
+    let sig_alg = r
+        .read(tag::SEQUENCE)
+        .within("SignerInfo signatureAlgorithm")?;
     let mut a = sig_alg.reader();
     let signature_alg = a
         .read(tag::OID)
@@ -476,7 +488,10 @@ fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
         a.any().within("SignerInfo signatureAlgorithm")?;
         a.finish().within("SignerInfo signatureAlgorithm")?;
     }
-    let signature = r.read(tag::OCTET_STRING).within("SignerInfo signature")?.value;
+    let signature = r
+        .read(tag::OCTET_STRING)
+        .within("SignerInfo signature")?
+        .value;
     // Unsigned attributes are not covered by the signature and not used.
     r.optional(tag::context(1)).within("unsigned attributes")?;
     r.finish().within("SignerInfo")?;
@@ -522,8 +537,8 @@ fn parse_tst_info(tst: &[u8]) -> Result<TstFields<'_>, TsaError> {
     m.finish().within("TSTInfo messageImprint")?;
     r.read(tag::INTEGER).within("TSTInfo serialNumber")?;
     let gt = r.read(tag::GENERALIZED_TIME).within("TSTInfo genTime")?;
-    let gen_time = time::parse_asn1_time(gt.tag, gt.value)
-        .map_err(|e| malformed(format!("genTime: {e}")))?;
+    let gen_time =
+        time::parse_asn1_time(gt.tag, gt.value).map_err(|e| malformed(format!("genTime: {e}")))?;
     let gen_time_fraction = gt
         .value
         .iter()
@@ -573,7 +588,9 @@ fn parse_signed_attrs<'a>(set: &Tlv<'a>) -> Result<(&'a [u8], Option<UnixTime>),
             )));
         }
         match o {
-            x if x == oid::CONTENT_TYPE => content_type = Some(value.expect(tag::OID).within(WHAT)?.value),
+            x if x == oid::CONTENT_TYPE => {
+                content_type = Some(value.expect(tag::OID).within(WHAT)?.value)
+            }
             x if x == oid::MESSAGE_DIGEST => {
                 digest = Some(value.expect(tag::OCTET_STRING).within(WHAT)?.value)
             }
@@ -589,7 +606,9 @@ fn parse_signed_attrs<'a>(set: &Tlv<'a>) -> Result<(&'a [u8], Option<UnixTime>),
     match content_type {
         None => return Err(malformed("no contentType signed attribute")),
         Some(ct) if ct != tsa_oid::TST_INFO => {
-            return Err(malformed("contentType signed attribute is not id-ct-TSTInfo"));
+            return Err(malformed(
+                "contentType signed attribute is not id-ct-TSTInfo",
+            ));
         }
         Some(_) => {}
     }
@@ -699,10 +718,7 @@ fn verify_with<'c>(
 
 /// RFC 3161 §2.3 as timestamp-authority enforces it: an end-entity certificate whose only
 /// purpose is timestamping, marked critical; CAs above it may not exclude timestamping.
-fn check_timestamping_profile(
-    signer: &Certificate,
-    path: &[Certificate],
-) -> Result<(), TsaError> {
+fn check_timestamping_profile(signer: &Certificate, path: &[Certificate]) -> Result<(), TsaError> {
     let not = |reason| TsaError::NotTimestamping {
         subject: signer.describe(),
         reason,
@@ -710,7 +726,10 @@ fn check_timestamping_profile(
     signer
         .check_critical_extensions()
         .map_err(|source| TsaError::Chain { source })?;
-    if signer.is_ca().map_err(|source| TsaError::Chain { source })? {
+    if signer
+        .is_ca()
+        .map_err(|source| TsaError::Chain { source })?
+    {
         return Err(not("is a CA certificate, not an end entity"));
     }
     match signer

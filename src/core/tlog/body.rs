@@ -66,13 +66,12 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 fn text<'a>(v: &'a Value, path: &[&str], what: &'static str) -> Result<&'a str, TlogError> {
-    at(v, path)
-        .and_then(Value::as_str)
-        .ok_or(malformed(what))
+    at(v, path).and_then(Value::as_str).ok_or(malformed(what))
 }
 
 fn b64(v: &Value, path: &[&str], what: &'static str) -> Result<Vec<u8>, TlogError> {
-    B64.decode(text(v, path, what)?).map_err(|_| malformed(what))
+    B64.decode(text(v, path, what)?)
+        .map_err(|_| malformed(what))
 }
 
 /// A `{algorithm:"sha256", value:hex}` object.
@@ -111,7 +110,9 @@ pub fn parse_body(kind: &str, version: &str, body: &[u8]) -> Result<LoggedConten
     if v.get("kind").and_then(Value::as_str) != Some(kind)
         || v.get("apiVersion").and_then(Value::as_str) != Some(version)
     {
-        return Err(malformed("body kind or apiVersion differs from the entry's"));
+        return Err(malformed(
+            "body kind or apiVersion differs from the entry's",
+        ));
     }
     match (kind, version) {
         ("hashedrekord", "0.0.1") => {
@@ -203,11 +204,7 @@ pub fn parse_body(kind: &str, version: &str, body: &[u8]) -> Result<LoggedConten
             let payload_type = text(env, &["payloadType"], "intoto payload type")?.to_string();
             let payload = twice(env, &["payload"], "intoto payload")?;
             Ok(LoggedContent::Envelope {
-                payload_sha256: sha256_hex(
-                    s,
-                    &["content", "payloadHash"],
-                    "intoto payload hash",
-                )?,
+                payload_sha256: sha256_hex(s, &["content", "payloadHash"], "intoto payload hash")?,
                 signatures,
                 envelope: Some((payload_type, payload)),
             })
@@ -245,14 +242,17 @@ mod tests {
     #[test]
     fn non_canonical_or_mislabelled_bodies_are_refused() {
         let body = hashedrekord_body(&[7; 32], b"sig", PEM);
-        let spaced = String::from_utf8(body.clone()).unwrap().replacen(':', ": ", 1);
+        let spaced = String::from_utf8(body.clone())
+            .unwrap()
+            .replacen(':', ": ", 1);
         assert_eq!(
             parse_body("hashedrekord", "0.0.1", spaced.as_bytes()),
             Err(malformed("body is not canonical JSON"))
         );
-        let dup = String::from_utf8(body.clone())
-            .unwrap()
-            .replacen('{', r#"{"apiVersion":"0.0.1","#, 1);
+        let dup =
+            String::from_utf8(body.clone())
+                .unwrap()
+                .replacen('{', r#"{"apiVersion":"0.0.1","#, 1);
         assert!(parse_body("hashedrekord", "0.0.1", dup.as_bytes()).is_err());
         assert!(parse_body("hashedrekord", "0.0.2", &body).is_err());
         assert!(matches!(

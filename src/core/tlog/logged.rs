@@ -178,7 +178,9 @@ mod tests {
 
     #[test]
     fn rekor_v1_origins_end_in_a_tree_id() {
-        assert!(has_v1_origin("rekor.sigstore.dev - 1193050959916656506\n1\n"));
+        assert!(has_v1_origin(
+            "rekor.sigstore.dev - 1193050959916656506\n1\n"
+        ));
         assert!(!has_v1_origin("log2025-alpha1.rekor.sigstage.dev\n736\n"));
         assert!(!has_v1_origin("a - \n"));
         assert!(!has_v1_origin(" - 12\n"));

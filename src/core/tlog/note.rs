@@ -133,7 +133,10 @@ mod tests {
             check(&renamed, &pk, &der),
             Err(TlogError::CheckpointNoLogSignature { .. })
         ));
-        let other_hint = format!("{TEXT}\n{}", sign_line(&sk, "log.example.dev", [0; 4], TEXT));
+        let other_hint = format!(
+            "{TEXT}\n{}",
+            sign_line(&sk, "log.example.dev", [0; 4], TEXT)
+        );
         assert!(check(&other_hint, &pk, &der).is_err());
     }
 

@@ -56,7 +56,11 @@ fn case(name: &'static str) -> Case {
 
 impl Case {
     fn verify(&self) -> Result<VerifiedTimestamp, TsaError> {
-        verify_timestamp(&self.response, &self.signed, &self.root.timestamp_authorities)
+        verify_timestamp(
+            &self.response,
+            &self.signed,
+            &self.root.timestamp_authorities,
+        )
     }
 
     /// The bundle's signing certificate (v0.3 `certificate`, or the chain's first).
@@ -90,7 +94,11 @@ fn every_conformance_timestamp_that_should_verify_does() {
     // (case, genTime, TSA subject). The DSSE `_fail` cases and the one whose timestamp lies
     // outside the signing certificate fail for other reasons: their timestamps are good.
     let good = [
-        (HAPPY, "2025-06-12T12:02:20Z", "CN=sigstore-tsa,O=sigstore.dev"),
+        (
+            HAPPY,
+            "2025-06-12T12:02:20Z",
+            "CN=sigstore-tsa,O=sigstore.dev",
+        ),
         (
             "trust-root-tsa-validity-end-inclusive",
             "2025-06-12T12:02:20Z",
@@ -111,17 +119,41 @@ fn every_conformance_timestamp_that_should_verify_does() {
             "",
             "CN=Test TSA Timestamping,O=local",
         ),
-        ("intoto-with-custom-trust-root", "", "O=sigstore.mock,CN=tsa signing"),
+        (
+            "intoto-with-custom-trust-root",
+            "",
+            "O=sigstore.mock,CN=tsa signing",
+        ),
         (
             "intoto-tsa-timestamp-outside-cert-validity_fail",
             "",
             "O=sigstore.mock,CN=tsa signing",
         ),
-        ("managed-key-happy-path", "", "CN=sigstore-tsa,O=sigstore.dev"),
-        ("bundle-with-sct-with-extensions", "", "CN=sigstore-tsa,O=sigstore.dev"),
-        ("rekor2-dsse-happy-path", "", "CN=sigstore-tsa,O=sigstore.dev"),
-        ("rekor2-dsse-invalid-sig_fail", "", "CN=sigstore-tsa,O=sigstore.dev"),
-        ("rekor2-dsse-mismatch-envelope_fail", "", "CN=sigstore-tsa,O=sigstore.dev"),
+        (
+            "managed-key-happy-path",
+            "",
+            "CN=sigstore-tsa,O=sigstore.dev",
+        ),
+        (
+            "bundle-with-sct-with-extensions",
+            "",
+            "CN=sigstore-tsa,O=sigstore.dev",
+        ),
+        (
+            "rekor2-dsse-happy-path",
+            "",
+            "CN=sigstore-tsa,O=sigstore.dev",
+        ),
+        (
+            "rekor2-dsse-invalid-sig_fail",
+            "",
+            "CN=sigstore-tsa,O=sigstore.dev",
+        ),
+        (
+            "rekor2-dsse-mismatch-envelope_fail",
+            "",
+            "CN=sigstore-tsa,O=sigstore.dev",
+        ),
     ];
     for (name, time, subject) in good {
         let c = case(name);
@@ -139,7 +171,11 @@ fn every_conformance_timestamp_that_should_verify_does() {
         );
         // The bare token (gitsign's unsigned attribute) verifies the same.
         assert_eq!(
-            verify_timestamp(&token_of(&c.response), &c.signed, &c.root.timestamp_authorities),
+            verify_timestamp(
+                &token_of(&c.response),
+                &c.signed,
+                &c.root.timestamp_authorities
+            ),
             Ok(v),
             "{name}"
         );
@@ -451,7 +487,10 @@ fn a_later_authority_can_vouch_when_an_earlier_one_is_outside_its_window() {
     expired.uri = "https://old.example".into();
     let current = c.root.timestamp_authorities[0].clone();
     let v = verify_timestamp(&c.response, &c.signed, &[expired.clone(), current]).unwrap();
-    assert_eq!(v.authority_uri, "https://timestamp.sigstage.dev/api/v1/timestamp");
+    assert_eq!(
+        v.authority_uri,
+        "https://timestamp.sigstage.dev/api/v1/timestamp"
+    );
     assert!(matches!(
         verify_timestamp(&c.response, &c.signed, &[expired]),
         Err(TsaError::OutsideAuthorityValidity { .. })
@@ -489,7 +528,10 @@ fn errors_are_one_line() {
     ];
     for e in errs {
         let s = e.to_string();
-        assert!(!s.contains('\n') && s.starts_with("timestamp") || s.starts_with("malformed"), "{s}");
+        assert!(
+            !s.contains('\n') && s.starts_with("timestamp") || s.starts_with("malformed"),
+            "{s}"
+        );
     }
 }
 
@@ -500,7 +542,10 @@ fn names_the_fixture_cases() {
         .unwrap()
         .filter_map(|e| {
             let e = e.unwrap();
-            e.file_type().unwrap().is_dir().then(|| e.file_name().into_string().unwrap())
+            e.file_type()
+                .unwrap()
+                .is_dir()
+                .then(|| e.file_name().into_string().unwrap())
         })
         .collect();
     names.sort();
