@@ -121,12 +121,10 @@ pub fn verify_logged(entry: &LogEntry, logs: &[LogKey<'_>]) -> Result<LoggedEntr
     }
 
     if let Some(proof) = proof {
-        let note = proof
-            .checkpoint
-            .as_deref()
-            .ok_or(TlogError::CheckpointMissing)?;
+        let note = proof.checkpoint.as_deref();
         let leaf = leaf_hash(body);
-        if !rekor_v2 && has_v1_origin(note) {
+        if !rekor_v2 && note.is_none_or(has_v1_origin) {
+            // The proof first, so that a wrong proof is reported as such.
             verify_inclusion(
                 proof.log_index,
                 proof.tree_size,
@@ -134,6 +132,7 @@ pub fn verify_logged(entry: &LogEntry, logs: &[LogKey<'_>]) -> Result<LoggedEntr
                 &proof.hashes,
                 &proof.root_hash,
             )?;
+            let note = note.ok_or(TlogError::CheckpointMissing)?;
             let (unverified, _) = parse_checkpoint(note)?;
             if unverified.tree_size != proof.tree_size {
                 return Err(TlogError::CheckpointTreeSizeMismatch {
@@ -149,6 +148,7 @@ pub fn verify_logged(entry: &LogEntry, logs: &[LogKey<'_>]) -> Result<LoggedEntr
             }
             verify_checkpoint(note, log)?;
         } else {
+            let note = note.ok_or(TlogError::CheckpointMissing)?;
             let checkpoint = verify_note(note, log)?;
             verify_inclusion(
                 entry.log_index,
