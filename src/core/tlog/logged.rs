@@ -11,7 +11,7 @@
 //! - A proof whose checkpoint has a Rekor v1 origin (`<host> - <tree id>`) is checked as
 //!   Rekor v1 does ([`super::verify_checkpoint`], proof index and size); otherwise as Rekor v2
 //!   does: a C2SP note by the log ([`super::verify_note`]), the entry's index, and the
-//!   checkpoint's own size and root.
+//!   checkpoint's own size and root (the proof's copies of index, size and root must agree).
 
 use super::body::{LoggedContent, parse_body};
 use super::{
@@ -150,6 +150,25 @@ pub fn verify_logged(entry: &LogEntry, logs: &[LogKey<'_>]) -> Result<LoggedEntr
         } else {
             let note = note.ok_or(TlogError::CheckpointMissing)?;
             let checkpoint = verify_note(note, log)?;
+            // Rekor v2 proves against the checkpoint; the proof's own copies must agree, so
+            // that no unverified field can differ from what was checked.
+            if checkpoint.tree_size != proof.tree_size {
+                return Err(TlogError::CheckpointTreeSizeMismatch {
+                    checkpoint: checkpoint.tree_size,
+                    proof: proof.tree_size,
+                });
+            }
+            if checkpoint.root_hash != proof.root_hash {
+                return Err(TlogError::CheckpointRootMismatch {
+                    checkpoint: checkpoint.root_hash,
+                    proof: proof.root_hash.clone(),
+                });
+            }
+            if proof.log_index != entry.log_index {
+                return Err(TlogError::InclusionProofInvalid {
+                    what: "Rekor v2 proof index differs from the entry's index",
+                });
+            }
             verify_inclusion(
                 entry.log_index,
                 checkpoint.tree_size,
