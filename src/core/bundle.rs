@@ -900,3 +900,310 @@ pub fn verify(
         entries,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::gitobj::{self, HashAlgo, ObjectKind};
+    use crate::core::verify;
+    use serde_json::{Value, json};
+
+    const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+    fn data(path: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn case(name: &str) -> Value {
+        serde_json::from_slice(&data(&format!(
+            "conformance/bundle-verify/{name}/bundle.sigstore.json"
+        )))
+        .unwrap()
+    }
+
+    fn parse_value(v: &Value) -> Result<Bundle, BundleError> {
+        parse(&serde_json::to_vec(v).unwrap())
+    }
+
+    fn identity(id: &str, issuer: &str) -> Expected {
+        Expected::Identity(IdentityPolicy::new(Some(id), None, Some(issuer), None).unwrap())
+    }
+
+    fn a_txt() -> Artifact {
+        Artifact::Bytes(data("conformance/bundle-verify/a.txt"))
+    }
+
+    fn check(v: &Value) -> Result<VerifiedBundle, BundleError> {
+        verify(
+            &parse_value(v)?,
+            &a_txt(),
+            &identity(IDENTITY, ISSUER),
+            TrustedRoot::production(),
+        )
+    }
+
+    /// The shape `gitsign export-bundle` writes: v0.3, messageSignature over the digest of the
+    /// CMS signed attributes, the leaf, and the embedded hashedrekord 0.0.1 entry with its body.
+    fn exported(name: &str) -> (Value, [u8; 32]) {
+        let raw = data(&format!("vectors/real/{name}"));
+        let o = gitobj::split(ObjectKind::Commit, &raw, HashAlgo::Sha1).unwrap();
+        let c = verify::check_signature(&o.payload, &o.signature).unwrap();
+        let e = tlog::decode_transparency_log_entry(c.embedded_entry.as_deref().unwrap()).unwrap();
+        let body = tlog::hashedrekord_body(&c.signed_attrs_digest, &c.signature, &c.leaf_pem());
+        let p = e.inclusion_proof.as_ref().unwrap();
+        let bundle = json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": {"rawBytes": B64.encode(c.leaf.der())},
+                "tlogEntries": [{
+                    "logIndex": e.log_index.to_string(),
+                    "logId": {"keyId": B64.encode(&e.log_id)},
+                    "kindVersion": {"kind": e.kind, "version": e.version},
+                    "integratedTime": e.integrated_time.to_string(),
+                    "inclusionPromise": {
+                        "signedEntryTimestamp": B64.encode(e.signed_entry_timestamp.as_ref().unwrap())
+                    },
+                    "inclusionProof": {
+                        "logIndex": p.log_index.to_string(),
+                        "rootHash": B64.encode(&p.root_hash),
+                        "treeSize": p.tree_size.to_string(),
+                        "hashes": p.hashes.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+                        "checkpoint": {"envelope": p.checkpoint.clone().unwrap()},
+                    },
+                    "canonicalizedBody": B64.encode(&body),
+                }],
+            },
+            "messageSignature": {
+                "messageDigest": {"algorithm": "SHA2_256", "digest": B64.encode(c.signed_attrs_digest)},
+                "signature": B64.encode(&c.signature),
+            },
+        });
+        (bundle, c.signed_attrs_digest)
+    }
+
+    #[test]
+    fn a_gitsign_signature_exported_as_a_v03_bundle_verifies_by_digest() {
+        let (bundle, digest) = exported("fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit");
+        let b = parse_value(&bundle).unwrap();
+        let v = verify(
+            &b,
+            &Artifact::Sha256(digest),
+            &identity("billy@chainguard.dev", "https://accounts.google.com"),
+            TrustedRoot::production(),
+        )
+        .unwrap();
+        assert_eq!(
+            v.identity,
+            Some((
+                "billy@chainguard.dev".to_string(),
+                Some("https://accounts.google.com".to_string())
+            ))
+        );
+        assert!(matches!(v.times[0].source, TimeSource::Log { .. }));
+        let mut other = digest;
+        other[0] ^= 1;
+        assert!(matches!(
+            verify(
+                &b,
+                &Artifact::Sha256(other),
+                &identity("billy@chainguard.dev", "https://accounts.google.com"),
+                TrustedRoot::production(),
+            ),
+            Err(BundleError::MessageDigestMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn both_v03_media_type_spellings_and_every_known_version_parse() {
+        let mut v = case("happy-path-v0.3");
+        check(&v).unwrap();
+        v["mediaType"] = json!("application/vnd.dev.sigstore.bundle.v0.3+json");
+        check(&v).unwrap();
+        for (m, ok) in [
+            (
+                "application/vnd.dev.sigstore.bundle+json;version=0.4",
+                false,
+            ),
+            ("application/vnd.dev.sigstore.bundle.v0.2+json", false),
+            ("application/vnd.dev.sigstore.bundle+json", false),
+        ] {
+            v["mediaType"] = json!(m);
+            assert_eq!(parse_value(&v).is_ok(), ok, "{m}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_at_every_level() {
+        for pointer in [
+            "",
+            "/verificationMaterial",
+            "/verificationMaterial/tlogEntries/0",
+        ] {
+            let mut v = case("happy-path-v0.3");
+            v.pointer_mut(pointer)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .insert("extra".into(), json!(1));
+            assert!(
+                matches!(parse_value(&v), Err(BundleError::Parse { .. })),
+                "{pointer}"
+            );
+        }
+    }
+
+    #[test]
+    fn integers_must_be_non_negative_decimals_and_may_be_json_numbers() {
+        let mut v = case("happy-path-v0.3");
+        let idx = "/verificationMaterial/tlogEntries/0/logIndex";
+        let n: u64 = v.pointer(idx).unwrap().as_str().unwrap().parse().unwrap();
+        *v.pointer_mut(idx).unwrap() = json!(n);
+        check(&v).unwrap();
+        for bad in [
+            json!("-1"),
+            json!(-1),
+            json!("1e3"),
+            json!(""),
+            json!("+5"),
+            json!("0x10"),
+        ] {
+            *v.pointer_mut(idx).unwrap() = bad.clone();
+            assert!(parse_value(&v).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn version_rules_are_enforced() {
+        // v0.1 entries need a SET.
+        let mut v = case("happy-path-v0.1");
+        v["verificationMaterial"]["tlogEntries"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("inclusionPromise");
+        assert!(matches!(parse_value(&v), Err(BundleError::Parse { .. })));
+        // v0.2+ entries need an inclusion proof.
+        let mut v = case("happy-path-v0.2");
+        v["verificationMaterial"]["tlogEntries"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("inclusionProof");
+        assert!(matches!(
+            parse_value(&v),
+            Err(BundleError::LogEntry {
+                source: TlogError::InclusionProofMissing,
+                ..
+            })
+        ));
+        // v0.3 takes a single certificate, not a chain.
+        let mut v = case("happy-path-v0.2");
+        v["mediaType"] = json!("application/vnd.dev.sigstore.bundle+json;version=0.3");
+        assert!(matches!(parse_value(&v), Err(BundleError::Parse { .. })));
+    }
+
+    #[test]
+    fn a_root_certificate_in_the_chain_is_refused() {
+        let mut v = case("happy-path-v0.1");
+        check(&v).unwrap();
+        let root = TrustedRoot::production().certificate_authorities[1]
+            .certs
+            .last()
+            .unwrap()
+            .der()
+            .to_vec();
+        v["verificationMaterial"]["x509CertificateChain"]["certificates"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"rawBytes": B64.encode(root)}));
+        assert!(matches!(
+            parse_value(&v),
+            Err(BundleError::RootCertificateInBundle { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bundle_needs_exactly_one_content_and_one_material() {
+        let mut v = case("happy-path-v0.3");
+        v["dsseEnvelope"] = case("happy-path-intoto-in-dsse-v3")["dsseEnvelope"].clone();
+        assert!(matches!(parse_value(&v), Err(BundleError::Parse { .. })));
+        let mut v = case("happy-path-v0.3");
+        v.as_object_mut().unwrap().remove("messageSignature");
+        assert!(matches!(parse_value(&v), Err(BundleError::Parse { .. })));
+        let mut v = case("happy-path-v0.3");
+        v["verificationMaterial"]["publicKey"] = json!({"hint": "x"});
+        assert!(matches!(parse_value(&v), Err(BundleError::Parse { .. })));
+    }
+
+    #[test]
+    fn the_signer_must_be_the_expected_one() {
+        let v = case("happy-path-v0.3");
+        assert!(matches!(
+            verify(
+                &parse_value(&v).unwrap(),
+                &a_txt(),
+                &identity("https://example.com/other", ISSUER),
+                TrustedRoot::production(),
+            ),
+            Err(BundleError::Policy(_))
+        ));
+        let spki = TrustedRoot::production().tlogs[0].key_der.clone();
+        let key = PublicKey::from_spki_der(&spki).unwrap();
+        assert!(matches!(
+            verify(
+                &parse_value(&v).unwrap(),
+                &a_txt(),
+                &Expected::Key { key, spki },
+                TrustedRoot::production(),
+            ),
+            Err(BundleError::CertificateNotKey)
+        ));
+    }
+
+    #[test]
+    fn entries_are_required_and_may_not_repeat() {
+        let mut v = case("happy-path-v0.3");
+        let entry = v["verificationMaterial"]["tlogEntries"][0].clone();
+        v["verificationMaterial"]["tlogEntries"] = json!([entry.clone(), entry]);
+        assert!(matches!(
+            check(&v),
+            Err(BundleError::DuplicateLogEntry { .. })
+        ));
+        v["verificationMaterial"]["tlogEntries"] = json!([]);
+        assert!(matches!(check(&v), Err(BundleError::NoLogEntry)));
+    }
+
+    #[test]
+    fn an_rsa_fulcio_ca_verifies_its_leaf_and_refuses_a_forged_one() {
+        let dir = "conformance/bundle-verify/bundle-with-sct-with-extensions";
+        let root = TrustedRoot::from_json(&data(&format!("{dir}/trusted_root.json"))).unwrap();
+        let v = case("bundle-with-sct-with-extensions");
+        let Material::Certificate(leaf) = parse_value(&v).unwrap().material else {
+            panic!("certificate bundle");
+        };
+        let at = leaf.not_before();
+        cert::verify_chain(&leaf, &root.certificate_authorities, at).unwrap();
+        let mut der = leaf.der().to_vec();
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        let forged = Certificate::from_der(&der).unwrap();
+        assert!(matches!(
+            cert::verify_chain(&forged, &root.certificate_authorities, at),
+            Err(CertError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn a_dsse_bundle_must_name_the_artifact_among_its_subjects() {
+        let v = case("happy-path-intoto-in-dsse-v3");
+        let b = parse_value(&v).unwrap();
+        assert!(matches!(
+            verify(
+                &b,
+                &Artifact::Bytes(b"something else".to_vec()),
+                &identity(IDENTITY, ISSUER),
+                TrustedRoot::production()
+            ),
+            Err(BundleError::Dsse(DsseError::SubjectMismatch { .. }))
+        ));
+    }
+}

@@ -37,7 +37,7 @@ pub use body::{LoggedContent, LoggedSignature, LoggedVerifier, parse_body};
 pub use checkpoint::{Checkpoint, NoteSignature, parse_checkpoint, verify_checkpoint};
 pub use logged::{LoggedEntry, verify_logged};
 pub use merkle::{leaf_hash, node_hash, verify_inclusion};
-pub use note::{note_key_hint, url_host, verify_note};
+pub use note::{note_key_hint, note_key_id, url_host, verify_note};
 pub use proto::{decode_transparency_log_entry, encode_transparency_log_entry};
 pub use rekor_json::entry_from_rekor_json;
 

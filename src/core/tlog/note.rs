@@ -13,9 +13,11 @@
 use super::{Checkpoint, LogKey, TlogError, parse_checkpoint};
 use crate::core::keys::{HashAlg, PublicKey, sha256};
 
-/// The 4-byte key hint a log key signs notes with under `name`.
-pub fn note_key_hint(name: &str, key: &PublicKey, key_der: &[u8]) -> [u8; 4] {
-    let digest = match key {
+/// The key id of a log key signing notes under `name` (rekor-tiles `note.KeyHash`): for
+/// Ed25519 the C2SP key id, which rekor-tiles also uses as the log id; for ECDSA the SHA-256
+/// of the DER SubjectPublicKeyInfo, as Rekor v1 does.
+pub fn note_key_id(name: &str, key: &PublicKey, key_der: &[u8]) -> [u8; 32] {
+    match key {
         PublicKey::Ed25519(k) => {
             let mut input = Vec::with_capacity(name.len() + 34);
             input.extend_from_slice(name.as_bytes());
@@ -25,8 +27,13 @@ pub fn note_key_hint(name: &str, key: &PublicKey, key_der: &[u8]) -> [u8; 4] {
             sha256(&input)
         }
         PublicKey::P256(_) | PublicKey::P384(_) => sha256(key_der),
-    };
-    [digest[0], digest[1], digest[2], digest[3]]
+    }
+}
+
+/// The 4-byte key hint of signature lines: the first bytes of [`note_key_id`].
+pub fn note_key_hint(name: &str, key: &PublicKey, key_der: &[u8]) -> [u8; 4] {
+    let id = note_key_id(name, key, key_der);
+    [id[0], id[1], id[2], id[3]]
 }
 
 /// The host of a base URL (`https://host[:port][/path]` → `host`).
@@ -83,11 +90,14 @@ mod tests {
 
     fn log_key() -> (ed25519_dalek::SigningKey, PublicKey, Vec<u8>) {
         let sk = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
-        let der = spki::EncodePublicKey::to_public_key_der(&sk.verifying_key())
-            .unwrap()
-            .as_bytes()
-            .to_vec();
-        (sk, PublicKey::Ed25519(sk.verifying_key()), der)
+        // RFC 8410 SubjectPublicKeyInfo: fixed prefix, then the 32-byte key.
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(sk.verifying_key().as_bytes());
+        assert!(PublicKey::from_spki_der(&der).is_ok());
+        let pk = PublicKey::Ed25519(sk.verifying_key());
+        (sk, pk, der)
     }
 
     fn sign_line(sk: &ed25519_dalek::SigningKey, name: &str, hint: [u8; 4], text: &str) -> String {
@@ -163,6 +173,25 @@ mod tests {
             check(&note, &pk, &der),
             Err(TlogError::CheckpointOrigin { .. })
         ));
+    }
+
+    #[test]
+    fn the_staging_rekor_v2_log_id_is_its_c2sp_key_id() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/conformance/bundle-verify/rekor2-happy-path/trusted_root.json"
+        );
+        let root =
+            crate::core::trust::TrustedRoot::from_json(&std::fs::read(path).unwrap()).unwrap();
+        let log = root
+            .tlogs
+            .iter()
+            .find(|l| l.key_details == "PKIX_ED25519")
+            .unwrap();
+        let name = url_host(&log.base_url).unwrap();
+        let key = log.key.as_ref().unwrap();
+        assert_eq!(note_key_id(name, key, &log.key_der).as_slice(), log.log_id);
+        assert_eq!(note_key_hint(name, key, &log.key_der), log.log_id[..4]);
     }
 
     #[test]
