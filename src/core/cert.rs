@@ -500,9 +500,8 @@ impl Certificate {
         Ok(self.basic_constraints()?.0)
     }
 
-    /// The extended key usage extension: whether it is critical, and its purposes (OID
-    /// content bytes) in order. `None` when the certificate has no such extension.
-    pub fn extended_key_usage(&self) -> Result<Option<(bool, Vec<&[u8]>)>, CertError> {
+    /// The extended key usage extension, `None` when the certificate has none.
+    pub fn extended_key_usage(&self) -> Result<Option<ExtKeyUsage<'_>>, CertError> {
         let Some(ext) = self
             .extensions
             .iter()
@@ -521,7 +520,10 @@ impl Certificate {
                 what: "extended key usage (empty list)",
             });
         }
-        Ok(Some((ext.critical, purposes)))
+        Ok(Some(ExtKeyUsage {
+            critical: ext.critical,
+            purposes,
+        }))
     }
 
     /// The subjectKeyIdentifier's key identifier bytes, if the extension is present.
@@ -687,6 +689,14 @@ fn ia5(v: &[u8]) -> Result<String, CertError> {
         });
     }
     Ok(String::from_utf8(v.to_vec()).expect("ASCII is UTF-8"))
+}
+
+/// An extended key usage extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtKeyUsage<'a> {
+    pub critical: bool,
+    /// The purposes (OID content bytes), in order.
+    pub purposes: Vec<&'a [u8]>,
 }
 
 /// The subject alternative name Fulcio put in the certificate.

@@ -171,10 +171,17 @@ impl fmt::Display for TsaError {
             UnsupportedHash { what, oid } => {
                 write!(f, "timestamp {what} {oid} is not SHA-256/384/512")
             }
-            ImprintMismatch { algorithm } => write!(
-                f,
-                "timestamp message imprint is not the {algorithm:?} of the signed bytes"
-            ),
+            ImprintMismatch { algorithm } => {
+                let name = match algorithm {
+                    HashAlg::Sha256 => "SHA-256",
+                    HashAlg::Sha384 => "SHA-384",
+                    HashAlg::Sha512 => "SHA-512",
+                };
+                write!(
+                    f,
+                    "timestamp message imprint is not the {name} of the signed bytes"
+                )
+            }
             ContentDigestMismatch => {
                 f.write_str("timestamp messageDigest attribute does not match its TSTInfo")
             }
@@ -662,20 +669,24 @@ fn verify_with<'c>(
 ) -> Result<VerifiedTimestamp, Refusal> {
     // The authority's own TSA certificate, when the trusted root lists one first.
     let ca_leaf = ca.certs.first().filter(|c| matches!(c.is_ca(), Ok(false)));
-    let (signer, path): (&Certificate, &[Certificate]) = match (embedded_signer, ca_leaf) {
-        (Some(s), Some(l)) if s == l => (l, &ca.certs[1..]),
-        // sigstore-go: "certificate embedded in the TSR does not match the provided TSA
-        // certificate".
-        (Some(_), Some(_)) => return Err(Refusal::NotAnchored),
-        (Some(s), None) => match cert::path_to_authority(s, ca, token.gen_time) {
-            Ok(path) => (s, path),
-            Err(CertError::UntrustedIssuer { .. }) => return Err(Refusal::NotAnchored),
-            Err(e) => return Err(chain_error(e).into()),
-        },
-        (None, Some(l)) if token.sid.names(l) => (l, &ca.certs[1..]),
-        (None, _) => return Err(Refusal::NotAnchored),
-    };
-    cert::check_issuers(signer, path, token.gen_time).map_err(chain_error)?;
+    // (signer, the authority's certificates above it, whether the path is still unchecked)
+    let (signer, path, unchecked): (&Certificate, &[Certificate], bool) =
+        match (embedded_signer, ca_leaf) {
+            (Some(s), Some(l)) if s == l => (l, &ca.certs[1..], true),
+            // sigstore-go: "certificate embedded in the TSR does not match the provided TSA
+            // certificate".
+            (Some(_), Some(_)) => return Err(Refusal::NotAnchored),
+            (Some(s), None) => match cert::path_to_authority(s, ca, token.gen_time) {
+                Ok(path) => (s, path, false),
+                Err(CertError::UntrustedIssuer { .. }) => return Err(Refusal::NotAnchored),
+                Err(e) => return Err(chain_error(e).into()),
+            },
+            (None, Some(l)) if token.sid.names(l) => (l, &ca.certs[1..], true),
+            (None, _) => return Err(Refusal::NotAnchored),
+        };
+    if unchecked {
+        cert::check_issuers(signer, path, token.gen_time).map_err(chain_error)?;
+    }
     for c in std::iter::once(signer).chain(path) {
         if !valid_at(c, token) {
             return Err(TsaError::CertificateExpired {
@@ -737,17 +748,18 @@ fn check_timestamping_profile(signer: &Certificate, path: &[Certificate]) -> Res
         .map_err(|source| TsaError::Chain { source })?
     {
         None => return Err(not("has no extended key usage")),
-        Some((false, _)) => return Err(not("extended key usage is not critical")),
-        Some((true, p)) if p != [tsa_oid::TIME_STAMPING] => {
+        Some(eku) if !eku.critical => return Err(not("extended key usage is not critical")),
+        Some(eku) if eku.purposes != [tsa_oid::TIME_STAMPING] => {
             return Err(not("extended key usage is not timeStamping alone"));
         }
         Some(_) => {}
     }
     for ca in path {
-        if let Some((_, purposes)) = ca
+        if let Some(eku) = ca
             .extended_key_usage()
             .map_err(|source| TsaError::Chain { source })?
-            && !purposes
+            && !eku
+                .purposes
                 .iter()
                 .any(|p| *p == tsa_oid::TIME_STAMPING || *p == tsa_oid::ANY_EKU)
         {

@@ -7,7 +7,6 @@ use crate::core::trust::{TrustedRoot, Validity};
 
 /// A conformance case copied to `tests/data/fixtures/tsa/<name>/` (see its README).
 struct Case {
-    name: &'static str,
     bundle: serde_json::Value,
     /// The bundle's `signedTimestamp`: a DER TimeStampResp.
     response: Vec<u8>,
@@ -46,7 +45,6 @@ fn case(name: &'static str) -> Case {
         Err(_) => TrustedRoot::production().clone(),
     };
     Case {
-        name,
         bundle,
         response,
         signed,
@@ -89,73 +87,105 @@ fn t(s: &str) -> UnixTime {
     parse_rfc3339(s).unwrap()
 }
 
+/// Conformance cases whose timestamp is good: (case, genTime if asserted, TSA subject).
+/// The DSSE `_fail` cases and the one whose timestamp lies outside the signing certificate
+/// fail for other reasons.
+const GOOD: [(&str, &str, &str); 12] = [
+    (
+        HAPPY,
+        "2025-06-12T12:02:20Z",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "trust-root-tsa-validity-end-inclusive",
+        "2025-06-12T12:02:20Z",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-timestamp-with-embedded-cert",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-timestamp-without-embedded-cert",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-timestamp-with-expired-cert-chain",
+        "",
+        "CN=Test TSA Timestamping,O=local",
+    ),
+    (
+        "intoto-with-custom-trust-root",
+        "",
+        "O=sigstore.mock,CN=tsa signing",
+    ),
+    (
+        "intoto-tsa-timestamp-outside-cert-validity_fail",
+        "",
+        "O=sigstore.mock,CN=tsa signing",
+    ),
+    (
+        "managed-key-happy-path",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "bundle-with-sct-with-extensions",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-dsse-happy-path",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-dsse-invalid-sig_fail",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+    (
+        "rekor2-dsse-mismatch-envelope_fail",
+        "",
+        "CN=sigstore-tsa,O=sigstore.dev",
+    ),
+];
+
+/// Conformance cases whose timestamp must be rejected (each has its own test below).
+const BAD: [&str; 4] = [
+    "rekor2-timestamp-outside-trust-root-tsa-validity_fail",
+    "rekor2-timestamp-outside-tsa-cert-validity_fail",
+    "rekor2-timestamp-payload-mismatch_fail",
+    "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
+];
+
+#[test]
+fn every_fixture_directory_is_a_case_the_tests_name() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir(""))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    on_disk.sort();
+    let mut named: Vec<String> = GOOD
+        .iter()
+        .map(|g| g.0)
+        .chain(BAD)
+        .map(String::from)
+        .collect();
+    named.sort();
+    assert_eq!(on_disk, named);
+    for name in BAD {
+        assert!(case(name).verify().is_err(), "{name}");
+    }
+}
+
 #[test]
 fn every_conformance_timestamp_that_should_verify_does() {
-    // (case, genTime, TSA subject). The DSSE `_fail` cases and the one whose timestamp lies
-    // outside the signing certificate fail for other reasons: their timestamps are good.
-    let good = [
-        (
-            HAPPY,
-            "2025-06-12T12:02:20Z",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "trust-root-tsa-validity-end-inclusive",
-            "2025-06-12T12:02:20Z",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-timestamp-with-embedded-cert",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-timestamp-without-embedded-cert",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-timestamp-with-expired-cert-chain",
-            "",
-            "CN=Test TSA Timestamping,O=local",
-        ),
-        (
-            "intoto-with-custom-trust-root",
-            "",
-            "O=sigstore.mock,CN=tsa signing",
-        ),
-        (
-            "intoto-tsa-timestamp-outside-cert-validity_fail",
-            "",
-            "O=sigstore.mock,CN=tsa signing",
-        ),
-        (
-            "managed-key-happy-path",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "bundle-with-sct-with-extensions",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-dsse-happy-path",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-dsse-invalid-sig_fail",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-        (
-            "rekor2-dsse-mismatch-envelope_fail",
-            "",
-            "CN=sigstore-tsa,O=sigstore.dev",
-        ),
-    ];
-    for (name, time, subject) in good {
+    for (name, time, subject) in GOOD {
         let c = case(name);
         let v = c.verify().unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(v.tsa_subject, subject, "{name}");
@@ -529,32 +559,461 @@ fn errors_are_one_line() {
     for e in errs {
         let s = e.to_string();
         assert!(
-            !s.contains('\n') && s.starts_with("timestamp") || s.starts_with("malformed"),
+            !s.contains('\n') && (s.starts_with("timestamp") || s.starts_with("malformed")),
             "{s}"
         );
     }
 }
 
-#[test]
-fn names_the_fixture_cases() {
-    // Guards against a fixture directory that no test reads.
-    let mut names: Vec<String> = std::fs::read_dir(dir(""))
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.unwrap();
-            e.file_type()
-                .unwrap()
-                .is_dir()
-                .then(|| e.file_name().into_string().unwrap())
-        })
-        .collect();
-    names.sort();
-    assert_eq!(names.len(), 16);
-    for n in &names {
-        assert!(
-            std::fs::read(format!("{}/{n}/bundle.sigstore.json", dir(""))).is_ok(),
-            "{n}"
-        );
+// Hand-made tokens from a test TSA (fixed keys of `core::testcert`), for the certificate
+// profile and time edges that no conformance case reaches.
+
+mod minted {
+    use ecdsa::signature::Signer;
+
+    use super::*;
+    use crate::core::cert::oid as cert_oid;
+    use crate::core::der::encode;
+    use crate::core::testcert::{self as tc, T0};
+
+    /// A TSA leaf under `tc::root`, valid T0..T0+1y; the root signs it directly.
+    pub struct Tsa {
+        pub leaf_exts: Vec<Vec<u8>>,
+        pub leaf_not_after: UnixTime,
+        /// Extra CA between root and leaf, with these extensions.
+        pub intermediate_exts: Option<Vec<Vec<u8>>>,
     }
-    let _ = case(HAPPY).name;
+
+    pub const SKI: &[u8] = &[0x11; 20];
+
+    pub fn eku(critical: bool, purposes: &[&[u8]]) -> Vec<u8> {
+        let list: Vec<u8> = purposes.iter().flat_map(|p| encode(tag::OID, p)).collect();
+        tc::ext(
+            cert_oid::EXT_KEY_USAGE,
+            critical,
+            &encode(tag::SEQUENCE, &list),
+        )
+    }
+
+    pub fn good_exts() -> Vec<Vec<u8>> {
+        vec![
+            tc::ext(cert_oid::KEY_USAGE, true, &[0x03, 0x02, 0x07, 0x80]),
+            tc::ext(
+                cert_oid::SUBJECT_KEY_ID,
+                false,
+                &encode(tag::OCTET_STRING, SKI),
+            ),
+            eku(true, &[tsa_oid::TIME_STAMPING]),
+        ]
+    }
+
+    impl Default for Tsa {
+        fn default() -> Self {
+            Tsa {
+                leaf_exts: good_exts(),
+                leaf_not_after: T0 + tc::YEAR,
+                intermediate_exts: None,
+            }
+        }
+    }
+
+    impl Tsa {
+        /// (leaf DER, the authority: [leaf, (intermediate,) root])
+        pub fn build(&self) -> (Vec<u8>, CertificateAuthority) {
+            let mut chain = vec![tc::root(None)];
+            let (issuer, issuer_key) = match &self.intermediate_exts {
+                None => ("Test Root", tc::key(1)),
+                Some(exts) => {
+                    let inter = tc::build(
+                        &tc::Spec {
+                            serial: 2,
+                            issuer: tc::name("Test Root"),
+                            subject: tc::name("Test Intermediate"),
+                            not_before: T0 - tc::YEAR,
+                            not_after: T0 + 2 * tc::YEAR,
+                            spki: tc::spki(&tc::key(2)),
+                            exts: exts.clone(),
+                        },
+                        &tc::key(1),
+                    );
+                    chain.insert(0, inter);
+                    ("Test Intermediate", tc::key(2))
+                }
+            };
+            let leaf = tc::build(
+                &tc::Spec {
+                    serial: 7,
+                    issuer: tc::name(issuer),
+                    subject: tc::name("Test TSA"),
+                    not_before: T0,
+                    not_after: self.leaf_not_after,
+                    spki: tc::spki(&tc::key(3)),
+                    exts: self.leaf_exts.clone(),
+                },
+                &issuer_key,
+            );
+            chain.insert(0, leaf.clone());
+            let ca = CertificateAuthority {
+                uri: "https://tsa.test".into(),
+                certs: chain
+                    .iter()
+                    .map(|d| Certificate::from_der(d).unwrap())
+                    .collect(),
+                valid_for: Validity::ALWAYS,
+            };
+            (leaf, ca)
+        }
+    }
+
+    pub struct Token {
+        pub gen_time: String,
+        pub imprint_alg: Vec<u8>,
+        pub signing_time: Option<String>,
+        pub by_key_id: bool,
+        pub embed: Option<Vec<u8>>,
+        pub signature_alg: Vec<u8>,
+    }
+
+    impl Default for Token {
+        fn default() -> Self {
+            Token {
+                gen_time: "20240101120000Z".into(),
+                imprint_alg: oid::SHA256.to_vec(),
+                signing_time: None,
+                by_key_id: false,
+                embed: None,
+                signature_alg: oid::ECDSA_WITH_SHA256.to_vec(),
+            }
+        }
+    }
+
+    fn alg(o: &[u8]) -> Vec<u8> {
+        encode(tag::SEQUENCE, &encode(tag::OID, o))
+    }
+
+    impl Token {
+        /// A ContentInfo(SignedData) over `signed`, signed by the test TSA key.
+        pub fn mint(&self, signed: &[u8], leaf: &Certificate) -> Vec<u8> {
+            let imprint = match self.imprint_alg.as_slice() {
+                o if o == oid::SHA256 => HashAlg::Sha256.digest(signed),
+                _ => vec![0x5a; 20],
+            };
+            let tst = encode(
+                tag::SEQUENCE,
+                &[
+                    encode(tag::INTEGER, &[1]),
+                    encode(tag::OID, &[0x2a, 0x03, 0x04]),
+                    encode(
+                        tag::SEQUENCE,
+                        &[alg(&self.imprint_alg), encode(tag::OCTET_STRING, &imprint)].concat(),
+                    ),
+                    encode(tag::INTEGER, &[0x42]),
+                    encode(tag::GENERALIZED_TIME, self.gen_time.as_bytes()),
+                ]
+                .concat(),
+            );
+            let attr = |o: &[u8], v: Vec<u8>| {
+                encode(
+                    tag::SEQUENCE,
+                    &[encode(tag::OID, o), encode(tag::SET, &v)].concat(),
+                )
+            };
+            let mut attrs = vec![
+                attr(oid::CONTENT_TYPE, encode(tag::OID, tsa_oid::TST_INFO)),
+                attr(
+                    oid::MESSAGE_DIGEST,
+                    encode(tag::OCTET_STRING, &HashAlg::Sha256.digest(&tst)),
+                ),
+            ];
+            if let Some(st) = &self.signing_time {
+                attrs.push(attr(
+                    oid::SIGNING_TIME,
+                    encode(tag::UTC_TIME, st.as_bytes()),
+                ));
+            }
+            let attrs = attrs.concat();
+            let sig: p256::ecdsa::Signature = tc::key(3).sign(&encode(tag::SET, &attrs));
+            let (version, sid) = if self.by_key_id {
+                (3, encode(tag::context_primitive(0), SKI))
+            } else {
+                (
+                    1,
+                    encode(
+                        tag::SEQUENCE,
+                        &[
+                            leaf.issuer_raw().to_vec(),
+                            encode(tag::INTEGER, leaf.serial()),
+                        ]
+                        .concat(),
+                    ),
+                )
+            };
+            let signer_info = encode(
+                tag::SEQUENCE,
+                &[
+                    encode(tag::INTEGER, &[version]),
+                    sid,
+                    alg(oid::SHA256),
+                    encode(tag::context(0), &attrs),
+                    alg(&self.signature_alg),
+                    encode(tag::OCTET_STRING, sig.to_der().as_bytes()),
+                ]
+                .concat(),
+            );
+            let mut sd = vec![
+                encode(tag::INTEGER, &[3]),
+                encode(tag::SET, &alg(oid::SHA256)),
+                encode(
+                    tag::SEQUENCE,
+                    &[
+                        encode(tag::OID, tsa_oid::TST_INFO),
+                        encode(tag::context(0), &encode(tag::OCTET_STRING, &tst)),
+                    ]
+                    .concat(),
+                ),
+            ];
+            if let Some(cert) = &self.embed {
+                sd.push(encode(tag::context(0), cert));
+            }
+            sd.push(encode(tag::SET, &signer_info));
+            encode(
+                tag::SEQUENCE,
+                &[
+                    encode(tag::OID, oid::SIGNED_DATA),
+                    encode(tag::context(0), &encode(tag::SEQUENCE, &sd.concat())),
+                ]
+                .concat(),
+            )
+        }
+    }
+}
+
+use crate::core::testcert::T0;
+use minted::{Tsa, eku, good_exts};
+
+const SIGNED: &[u8] = b"signature bytes";
+
+fn mint(tsa: &Tsa, token: minted::Token) -> Result<VerifiedTimestamp, TsaError> {
+    let (_, ca) = tsa.build();
+    let der = token.mint(SIGNED, &ca.certs[0]);
+    verify_timestamp(&der, SIGNED, &[ca])
+}
+
+fn mint_embedded(tsa: &Tsa, token: minted::Token) -> Result<VerifiedTimestamp, TsaError> {
+    let (leaf, mut ca) = tsa.build();
+    let signer = ca.certs.remove(0);
+    let der = minted::Token {
+        embed: Some(leaf),
+        ..token
+    }
+    .mint(SIGNED, &signer);
+    verify_timestamp(&der, SIGNED, &[ca])
+}
+
+#[test]
+fn a_minted_token_verifies_by_issuer_and_serial_or_by_key_id() {
+    let noon = T0 + 12 * 3600;
+    let v = mint(&Tsa::default(), Default::default()).unwrap();
+    assert_eq!(v.time, noon);
+    assert_eq!(v.tsa_subject, "CN=Test TSA");
+    let by_ski = minted::Token {
+        by_key_id: true,
+        ..Default::default()
+    };
+    assert_eq!(mint(&Tsa::default(), by_ski).unwrap().time, noon);
+    assert_eq!(
+        mint_embedded(&Tsa::default(), Default::default())
+            .unwrap()
+            .time,
+        noon
+    );
+}
+
+#[test]
+fn a_key_id_naming_another_certificate_finds_no_authority() {
+    let mut exts = good_exts();
+    exts[1] = crate::core::testcert::ext(
+        crate::core::cert::oid::SUBJECT_KEY_ID,
+        false,
+        &der::encode(tag::OCTET_STRING, &[0x22; 20]),
+    );
+    let tsa = Tsa {
+        leaf_exts: exts,
+        ..Default::default()
+    };
+    let by_ski = minted::Token {
+        by_key_id: true,
+        ..Default::default()
+    };
+    assert_eq!(mint(&tsa, by_ski), Err(TsaError::NoTrustedAuthority));
+}
+
+#[test]
+fn the_certificate_end_is_inclusive_to_the_second_but_not_beyond() {
+    let tsa = Tsa {
+        leaf_not_after: T0 + 12 * 3600,
+        ..Default::default()
+    };
+    mint(&tsa, Default::default()).unwrap();
+    let half_past = minted::Token {
+        gen_time: "20240101120000.5Z".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        mint(&tsa, half_past),
+        Err(TsaError::CertificateExpired { subject, .. }) if subject == "\"CN=Test TSA\""
+    ));
+    // A zero fraction is no later.
+    let zero = minted::Token {
+        gen_time: "20240101120000.000Z".into(),
+        ..Default::default()
+    };
+    mint(&tsa, zero).unwrap();
+    let before = minted::Token {
+        gen_time: "20231231235959.9Z".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        mint(&Tsa::default(), before),
+        Err(TsaError::CertificateExpired { .. })
+    ));
+}
+
+#[test]
+fn the_tsa_certificate_must_be_for_timestamping_alone_and_say_so_critically() {
+    let cases: [(Vec<u8>, &str); 3] = [
+        (
+            eku(false, &[tsa_oid::TIME_STAMPING]),
+            "extended key usage is not critical",
+        ),
+        (
+            eku(
+                true,
+                &[tsa_oid::TIME_STAMPING, crate::core::cert::oid::CODE_SIGNING],
+            ),
+            "extended key usage is not timeStamping alone",
+        ),
+        (
+            eku(true, &[crate::core::cert::oid::CODE_SIGNING]),
+            "extended key usage is not timeStamping alone",
+        ),
+    ];
+    for (ext, why) in cases {
+        let mut exts = good_exts();
+        exts[2] = ext;
+        let tsa = Tsa {
+            leaf_exts: exts,
+            ..Default::default()
+        };
+        assert!(matches!(
+            mint(&tsa, Default::default()),
+            Err(TsaError::NotTimestamping { reason, .. }) if reason == why
+        ));
+    }
+    let mut exts = good_exts();
+    exts.pop();
+    let tsa = Tsa {
+        leaf_exts: exts,
+        ..Default::default()
+    };
+    assert!(matches!(
+        mint(&tsa, Default::default()),
+        Err(TsaError::NotTimestamping {
+            reason: "has no extended key usage",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_ca_certificate_cannot_sign_timestamps() {
+    let mut exts = good_exts();
+    exts.extend(crate::core::testcert::ca_exts(None).into_iter().skip(1));
+    let tsa = Tsa {
+        leaf_exts: exts,
+        ..Default::default()
+    };
+    assert!(matches!(
+        mint_embedded(&tsa, Default::default()),
+        Err(TsaError::NotTimestamping { reason, .. }) if reason.contains("CA certificate")
+    ));
+}
+
+#[test]
+fn a_ca_whose_extended_key_usage_excludes_timestamping_breaks_the_chain() {
+    let mut ca_exts = crate::core::testcert::ca_exts(None);
+    let tsa = Tsa {
+        intermediate_exts: Some(ca_exts.clone()),
+        ..Default::default()
+    };
+    mint(&tsa, Default::default()).unwrap();
+    ca_exts.push(eku(
+        false,
+        &[tsa_oid::TIME_STAMPING, crate::core::cert::oid::CODE_SIGNING],
+    ));
+    let tsa = Tsa {
+        intermediate_exts: Some(ca_exts.clone()),
+        ..Default::default()
+    };
+    mint(&tsa, Default::default()).unwrap();
+    ca_exts.pop();
+    ca_exts.push(eku(false, &[crate::core::cert::oid::CODE_SIGNING]));
+    let tsa = Tsa {
+        intermediate_exts: Some(ca_exts),
+        ..Default::default()
+    };
+    assert!(matches!(
+        mint(&tsa, Default::default()),
+        Err(TsaError::NotTimestamping { subject, .. }) if subject == "\"CN=Test Intermediate\""
+    ));
+}
+
+#[test]
+fn a_signing_time_outside_the_tsa_certificate_is_rejected() {
+    let inside = minted::Token {
+        signing_time: Some("240101120000Z".into()),
+        ..Default::default()
+    };
+    mint(&Tsa::default(), inside).unwrap();
+    let outside = minted::Token {
+        signing_time: Some("231231000000Z".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        mint(&Tsa::default(), outside),
+        Err(TsaError::SigningTimeOutsideCertificate { .. })
+    ));
+}
+
+#[test]
+fn refuses_sha1_imprints_and_non_ecdsa_signatures() {
+    let sha1 = minted::Token {
+        imprint_alg: tsa_oid::SHA1.to_vec(),
+        ..Default::default()
+    };
+    assert_eq!(
+        mint(&Tsa::default(), sha1),
+        Err(TsaError::WeakHash {
+            what: "messageImprint hashAlgorithm"
+        })
+    );
+    // sha256WithRSAEncryption
+    let rsa = minted::Token {
+        signature_alg: vec![0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b],
+        ..Default::default()
+    };
+    assert_eq!(
+        mint(&Tsa::default(), rsa),
+        Err(TsaError::UnsupportedSignatureAlgorithm {
+            oid: "1.2.840.113549.1.1.11".into()
+        })
+    );
+    let sha384 = minted::Token {
+        signature_alg: oid::ECDSA_WITH_SHA384.to_vec(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        mint(&Tsa::default(), sha384),
+        Err(TsaError::Malformed { .. })
+    ));
 }
