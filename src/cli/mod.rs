@@ -338,6 +338,67 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_conformance_suites_verify_bundle_argv() {
+        let c = p(&[
+            "verify-bundle",
+            "--bundle",
+            "b.json",
+            "--certificate-identity",
+            "https://id",
+            "--certificate-oidc-issuer",
+            "https://issuer",
+            "--trusted-root",
+            "root.json",
+            "sha256:00",
+        ])
+        .unwrap();
+        assert_eq!(
+            c,
+            Command::VerifyBundle(VerifyBundleArgs {
+                bundle: "b.json".into(),
+                certificate_identity: Some("https://id".into()),
+                certificate_oidc_issuer: Some("https://issuer".into()),
+                key: None,
+                trusted_root: Some("root.json".into()),
+                artifact: "sha256:00".into(),
+            })
+        );
+        let c = p(&["verify-bundle", "--bundle", "b", "--key", "k.pub", "a.txt"]).unwrap();
+        assert!(matches!(c, Command::VerifyBundle(a) if a.key.is_some() && a.artifact == "a.txt"));
+    }
+
+    #[test]
+    fn verify_bundle_refuses_a_key_with_an_identity_or_half_an_identity() {
+        assert!(
+            p(&[
+                "verify-bundle",
+                "--bundle",
+                "b",
+                "--key",
+                "k",
+                "--certificate-identity",
+                "i",
+                "--certificate-oidc-issuer",
+                "u",
+                "a"
+            ])
+            .is_err()
+        );
+        assert!(
+            p(&[
+                "verify-bundle",
+                "--bundle",
+                "b",
+                "--certificate-identity",
+                "i",
+                "a"
+            ])
+            .is_err()
+        );
+        assert!(p(&["verify-bundle", "--bundle", "b"]).is_err());
+    }
+
+    #[test]
     fn parses_gits_verify_argv() {
         assert_eq!(
             p(&[

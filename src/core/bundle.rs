@@ -104,7 +104,7 @@ pub struct Bundle {
     pub version: Version,
     pub material: Material,
     pub tlog_entries: Vec<LogEntry>,
-    /// DER RFC 3161 TimeStampResp... tokens (`signedTimestamp`).
+    /// RFC 3161 timestamps as the bundle stores them (`signedTimestamp`, DER).
     pub timestamps: Vec<Vec<u8>>,
     pub content: Content,
 }
