@@ -35,8 +35,8 @@ use crate::core::policy::{IdentityPolicy, PolicyError};
 use crate::core::sct::{self, SctError};
 use crate::core::time::{UnixTime, format_rfc3339};
 use crate::core::tlog::{
-    self, InclusionProof, LogEntry, LogKey, LoggedContent, LoggedEntry, LoggedSignature,
-    LoggedVerifier, TlogError,
+    self, InclusionProof, LogEntry, LoggedContent, LoggedEntry, LoggedSignature, LoggedVerifier,
+    TlogError,
 };
 use crate::core::trust::TrustedRoot;
 use crate::core::tsa::{self, TsaError};
@@ -623,23 +623,6 @@ pub fn parse(json: &[u8]) -> Result<Bundle, BundleError> {
 // ---------------------------------------------------------------------------------------
 // Verification
 
-fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
-    trust
-        .tlogs
-        .iter()
-        .filter_map(|t| {
-            Some(LogKey {
-                log_id: &t.log_id,
-                key: t.key.as_ref()?,
-                key_der: &t.key_der,
-                valid_from: Some(t.valid_for.start),
-                valid_until: t.valid_for.end,
-                base_url: &t.base_url,
-            })
-        })
-        .collect()
-}
-
 /// The signer as a logged entry must name it.
 enum Signer<'a> {
     Certificate(&'a Certificate),
@@ -821,7 +804,7 @@ pub fn verify(
             });
         }
     }
-    let logs = log_keys(trust);
+    let logs = tlog::trusted_log_keys(trust);
     let mut entries = Vec::with_capacity(bundle.tlog_entries.len());
     for (index, e) in bundle.tlog_entries.iter().enumerate() {
         let logged = tlog::verify_logged(e, &logs)

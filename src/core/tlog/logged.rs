@@ -15,10 +15,9 @@
 
 use super::body::{LoggedContent, parse_body};
 use super::{
-    LogEntry, LogKey, TlogError, hex, leaf_hash, parse_checkpoint, set_payload, verify_checkpoint,
-    verify_inclusion, verify_note,
+    LogEntry, LogKey, TlogError, hex, leaf_hash, verify_inclusion, verify_note, verify_set,
+    verify_v1_inclusion,
 };
-use crate::core::keys::{HashAlg, KeyError, PublicKey};
 
 /// An entry proven to be in a trusted log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,13 +109,7 @@ pub fn verify_logged(entry: &LogEntry, logs: &[LogKey<'_>]) -> Result<LoggedEntr
 
     let mut integrated_time = None;
     if let Some(set) = set {
-        if matches!(log.key, PublicKey::Ed25519(_)) {
-            return Err(TlogError::SetInvalid(KeyError::UnsupportedKey));
-        }
-        let message = set_payload(body, entry.integrated_time, &entry.log_id, entry.log_index)?;
-        log.key
-            .verify(HashAlg::Sha256, &message, set)
-            .map_err(TlogError::SetInvalid)?;
+        verify_set(entry, body, set, log)?;
         integrated_time = Some(entry.integrated_time);
     }
 
@@ -124,29 +117,7 @@ pub fn verify_logged(entry: &LogEntry, logs: &[LogKey<'_>]) -> Result<LoggedEntr
         let note = proof.checkpoint.as_deref();
         let leaf = leaf_hash(body);
         if !rekor_v2 && note.is_none_or(has_v1_origin) {
-            // The proof first, so that a wrong proof is reported as such.
-            verify_inclusion(
-                proof.log_index,
-                proof.tree_size,
-                &leaf,
-                &proof.hashes,
-                &proof.root_hash,
-            )?;
-            let note = note.ok_or(TlogError::CheckpointMissing)?;
-            let (unverified, _) = parse_checkpoint(note)?;
-            if unverified.tree_size != proof.tree_size {
-                return Err(TlogError::CheckpointTreeSizeMismatch {
-                    checkpoint: unverified.tree_size,
-                    proof: proof.tree_size,
-                });
-            }
-            if unverified.root_hash != proof.root_hash {
-                return Err(TlogError::CheckpointRootMismatch {
-                    checkpoint: unverified.root_hash,
-                    proof: proof.root_hash.clone(),
-                });
-            }
-            verify_checkpoint(note, log)?;
+            verify_v1_inclusion(proof, &leaf, log)?;
         } else {
             let note = note.ok_or(TlogError::CheckpointMissing)?;
             let checkpoint = verify_note(note, log)?;

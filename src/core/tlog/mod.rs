@@ -56,6 +56,23 @@ pub struct LogKey<'a> {
     pub base_url: &'a str,
 }
 
+/// The transparency logs of a trusted root whose keys we can verify with.
+pub fn trusted_log_keys(root: &crate::core::trust::TrustedRoot) -> Vec<LogKey<'_>> {
+    root.tlogs
+        .iter()
+        .filter_map(|t| {
+            Some(LogKey {
+                log_id: &t.log_id,
+                key: t.key.as_ref()?,
+                key_der: &t.key_der,
+                valid_from: Some(t.valid_for.start),
+                valid_until: t.valid_for.end,
+                base_url: &t.base_url,
+            })
+        })
+        .collect()
+}
+
 impl LogKey<'_> {
     /// Whether the key may vouch for something logged at `time`.
     pub fn valid_at(&self, time: i64) -> bool {
@@ -389,16 +406,35 @@ pub fn verify_entry(
         .signed_entry_timestamp
         .as_deref()
         .ok_or(TlogError::SetMissing)?;
-    let set_message = set_payload(body, entry.integrated_time, &entry.log_id, entry.log_index)?;
-
     let proof = entry
         .inclusion_proof
         .as_ref()
         .ok_or(TlogError::InclusionProofMissing)?;
+    verify_v1_inclusion(proof, &leaf_hash(body), log)?;
+    verify_set(entry, body, set, log)?;
+
+    Ok(VerifiedEntry {
+        log_index: entry.log_index,
+        integrated_time: entry.integrated_time,
+        log_id: entry.log_id.clone(),
+        base_url: log.base_url.to_string(),
+        set_verified: true,
+        inclusion_verified: true,
+    })
+}
+
+/// Rekor v1 inclusion: the proof (shard-local index and tree size) leads from `leaf` to its
+/// root, and a checkpoint for that same size and root is signed by `log` on every line.
+pub(crate) fn verify_v1_inclusion(
+    proof: &InclusionProof,
+    leaf: &[u8; 32],
+    log: &LogKey<'_>,
+) -> Result<(), TlogError> {
+    // The proof first, so that a wrong proof is reported as such.
     verify_inclusion(
         proof.log_index,
         proof.tree_size,
-        &leaf_hash(body),
+        leaf,
         &proof.hashes,
         &proof.root_hash,
     )?;
@@ -420,21 +456,22 @@ pub fn verify_entry(
         });
     }
     verify_checkpoint(note, log)?;
+    Ok(())
+}
 
-    // Rekor v1 SETs are ECDSA with SHA-256 (sigstore-go refuses other key types here too).
+/// The Rekor v1 signed entry timestamp `set` over `body`, the integrated time, the log id and
+/// the global index, by `log` (ECDSA with SHA-256: sigstore-go refuses other key types too).
+pub(crate) fn verify_set(
+    entry: &LogEntry,
+    body: &[u8],
+    set: &[u8],
+    log: &LogKey<'_>,
+) -> Result<(), TlogError> {
+    let message = set_payload(body, entry.integrated_time, &entry.log_id, entry.log_index)?;
     if matches!(log.key, PublicKey::Ed25519(_)) {
         return Err(TlogError::SetInvalid(KeyError::UnsupportedKey));
     }
     log.key
-        .verify(HashAlg::Sha256, &set_message, set)
-        .map_err(TlogError::SetInvalid)?;
-
-    Ok(VerifiedEntry {
-        log_index: entry.log_index,
-        integrated_time: entry.integrated_time,
-        log_id: entry.log_id.clone(),
-        base_url: log.base_url.to_string(),
-        set_verified: true,
-        inclusion_verified: true,
-    })
+        .verify(HashAlg::Sha256, &message, set)
+        .map_err(TlogError::SetInvalid)
 }
