@@ -184,8 +184,9 @@ pub enum BundleError {
         artifact: String,
     },
     SignatureInvalid(KeyError),
-    /// Ed25519 signs the message itself: a digest is not enough.
-    NeedArtifactBytes,
+    /// Sigstore signs message signatures with Ed25519 keys as Ed25519ph (SHA-512 prehash),
+    /// which this verifier does not implement.
+    UnsupportedMessageSignatureKey,
     Dsse(DsseError),
     NoLogEntry,
     DuplicateLogEntry {
@@ -245,8 +246,8 @@ impl fmt::Display for BundleError {
                 "message digest mismatch: bundle says sha256:{bundle}, artifact is sha256:{artifact}"
             ),
             SignatureInvalid(e) => write!(f, "message signature does not verify: {e}"),
-            NeedArtifactBytes => f.write_str(
-                "an Ed25519 message signature needs the artifact itself, not its digest",
+            UnsupportedMessageSignatureKey => f.write_str(
+                "Ed25519 (Ed25519ph) message signatures are not supported",
             ),
             Dsse(e) => write!(f, "{e}"),
             NoLogEntry => f.write_str("bundle has no transparency log entry"),
@@ -771,17 +772,11 @@ pub fn verify(
                     });
                 }
             }
-            match (&key, artifact) {
-                (PublicKey::Ed25519(_), Artifact::Bytes(bytes)) => key
-                    .verify(key.default_hash(), bytes, signature)
-                    .map_err(BundleError::SignatureInvalid)?,
-                (PublicKey::Ed25519(_), Artifact::Sha256(_)) => {
-                    return Err(BundleError::NeedArtifactBytes);
-                }
-                _ => key
-                    .verify_prehash(&digest, signature)
-                    .map_err(BundleError::SignatureInvalid)?,
+            if matches!(key, PublicKey::Ed25519(_)) {
+                return Err(BundleError::UnsupportedMessageSignatureKey);
             }
+            key.verify_prehash(&digest, signature)
+                .map_err(BundleError::SignatureInvalid)?;
         }
         Content::Envelope(env) => {
             env.verify(&key).map_err(BundleError::Dsse)?;
