@@ -1,7 +1,8 @@
 //! Corrupt any byte of a good bundle: it must be rejected. For three happy-path conformance
 //! bundles (Rekor v1 hashedrekord, Rekor v1 DSSE, Rekor v2 with an RFC 3161 timestamp), every
-//! byte of the signature, the certificate, the log entry's body, signed entry timestamp and
-//! inclusion proof (hashes and root), and every ASCII byte of the checkpoint is flipped in
+//! byte of the signature, the certificate, the RFC 3161 timestamp, the log entry's body, signed
+//! entry timestamp and inclusion proof (hashes and root), and every ASCII byte of the
+//! checkpoint is flipped in
 //! turn (decoded bytes are flipped, then re-encoded as base64) and the bundle verified again
 //! through the same core the binary uses. Each must fail; the unmodified bundle must pass.
 
@@ -66,6 +67,10 @@ fn base64_fields(json: &Value) -> Vec<String> {
         fields.push("/dsseEnvelope/signatures/0/sig".to_string());
     }
     fields.push("/verificationMaterial/certificate/rawBytes".to_string());
+    let ts = "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0";
+    if json.pointer(ts).is_some() {
+        fields.push(format!("{ts}/signedTimestamp"));
+    }
     let e = "/verificationMaterial/tlogEntries/0";
     fields.push(format!("{e}/canonicalizedBody"));
     if json.pointer(&format!("{e}/inclusionPromise")).is_some() {
