@@ -52,7 +52,7 @@ pub enum LoggedContent {
     Envelope {
         payload_sha256: Vec<u8>,
         signatures: Vec<LoggedSignature>,
-        /// intoto 0.0.2 logs the whole envelope: (payload type, payload).
+        /// intoto 0.0.2 logs the envelope: (payload type, payload), when the payload is kept.
         envelope: Option<(String, Vec<u8>)>,
     },
 }
@@ -205,11 +205,15 @@ pub fn parse_body(kind: &str, version: &str, body: &[u8]) -> Result<LoggedConten
                 })
                 .collect::<Result<Vec<_>, TlogError>>()?;
             let payload_type = text(env, &["payloadType"], "intoto payload type")?.to_string();
-            let payload = twice(env, &["payload"], "intoto payload")?;
+            // Rekor may leave the payload out of the stored envelope; its hash is always there.
+            let envelope = match env.get("payload") {
+                None => None,
+                Some(_) => Some((payload_type, twice(env, &["payload"], "intoto payload")?)),
+            };
             Ok(LoggedContent::Envelope {
                 payload_sha256: sha256_hex(s, &["content", "payloadHash"], "intoto payload hash")?,
                 signatures,
-                envelope: Some((payload_type, payload)),
+                envelope,
             })
         }
         _ => Err(TlogError::UnsupportedKind {
