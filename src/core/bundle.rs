@@ -299,6 +299,7 @@ impl std::error::Error for BundleError {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename = "Bundle")]
 struct JBundle {
     media_type: String,
     verification_material: JMaterial,
@@ -925,7 +926,12 @@ mod tests {
     /// CMS signed attributes, the leaf, and the embedded hashedrekord 0.0.1 entry with its body.
     fn exported(name: &str) -> (Value, [u8; 32]) {
         let raw = data(&format!("vectors/real/{name}"));
-        let o = gitobj::split(ObjectKind::Commit, &raw, HashAlgo::Sha1).unwrap();
+        let kind = if name.ends_with(".tag") {
+            ObjectKind::Tag
+        } else {
+            ObjectKind::Commit
+        };
+        let o = gitobj::split(kind, &raw, HashAlgo::Sha1).unwrap();
         let c = verify::check_signature(&o.payload, &o.signature).unwrap();
         let e = tlog::decode_transparency_log_entry(c.embedded_entry.as_deref().unwrap()).unwrap();
         let body = tlog::hashedrekord_body(&c.signed_attrs_digest, &c.signature, &c.leaf_pem());
@@ -961,35 +967,50 @@ mod tests {
     }
 
     #[test]
-    fn a_gitsign_signature_exported_as_a_v03_bundle_verifies_by_digest() {
-        let (bundle, digest) = exported("fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit");
-        let b = parse_value(&bundle).unwrap();
-        let v = verify(
-            &b,
-            &Artifact::Sha256(digest),
-            &identity("billy@chainguard.dev", "https://accounts.google.com"),
-            TrustedRoot::production(),
-        )
-        .unwrap();
-        assert_eq!(
-            v.identity,
-            Some((
-                "billy@chainguard.dev".to_string(),
-                Some("https://accounts.google.com".to_string())
-            ))
-        );
-        assert!(matches!(v.times[0].source, TimeSource::Log { .. }));
-        let mut other = digest;
-        other[0] ^= 1;
-        assert!(matches!(
-            verify(
+    fn every_gitsign_signature_exported_as_a_v03_bundle_verifies_by_digest() {
+        let index = String::from_utf8(data("vectors/real/INDEX.tsv")).unwrap();
+        let mut lines = index.lines();
+        let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let mut exported_count = 0;
+        for row in lines.filter(|l| !l.trim().is_empty()) {
+            let f: Vec<&str> = row.split('\t').collect();
+            if f[col("tlog_entry_embedded")] != "yes" {
+                continue;
+            }
+            let (file, issuer) = (f[col("file")], f[col("oidc_issuer")]);
+            let signer = f[col("signer_identity")].trim_start_matches("email:");
+            let (bundle, digest) = exported(file);
+            let b = parse_value(&bundle).unwrap();
+            let v = verify(
                 &b,
-                &Artifact::Sha256(other),
-                &identity("billy@chainguard.dev", "https://accounts.google.com"),
+                &Artifact::Sha256(digest),
+                &identity(signer, issuer),
                 TrustedRoot::production(),
-            ),
-            Err(BundleError::MessageDigestMismatch { .. })
-        ));
+            )
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(
+                v.identity,
+                Some((signer.to_string(), Some(issuer.to_string())))
+            );
+            assert!(matches!(v.times[0].source, TimeSource::Log { .. }));
+            let mut other = digest;
+            other[0] ^= 1;
+            assert!(matches!(
+                verify(
+                    &b,
+                    &Artifact::Sha256(other),
+                    &identity(signer, issuer),
+                    TrustedRoot::production(),
+                ),
+                Err(BundleError::MessageDigestMismatch { .. })
+            ));
+            exported_count += 1;
+        }
+        assert!(
+            exported_count >= 3,
+            "{exported_count} embedded-entry vectors"
+        );
     }
 
     #[test]
