@@ -1191,6 +1191,79 @@ mod tests {
         ));
     }
 
+    fn managed(key_file: &str) -> (Bundle, Expected, TrustedRoot) {
+        let dir = "conformance/bundle-verify/managed-key-and-trusted-root";
+        let root = TrustedRoot::from_json(&data(&format!("{dir}/trusted_root.json"))).unwrap();
+        let spki = crate::core::pem::decode_one(&data(key_file), "PUBLIC KEY").unwrap();
+        let key = PublicKey::from_spki_der(&spki).unwrap();
+        let b = parse_value(&case("managed-key-and-trusted-root")).unwrap();
+        (b, Expected::Key { key, spki }, root)
+    }
+
+    #[test]
+    fn a_managed_key_bundle_verifies_only_with_its_key() {
+        let (b, key, root) =
+            managed("conformance/bundle-verify/managed-key-and-trusted-root/key.pub");
+        let v = verify(&b, &a_txt(), &key, &root).unwrap();
+        assert_eq!(v.identity, None);
+        // Another well-formed key: the signature does not verify with it.
+        let spki = root.tlogs[0].key_der.clone();
+        let other = Expected::Key {
+            key: PublicKey::from_spki_der(&spki).unwrap(),
+            spki,
+        };
+        assert!(matches!(
+            verify(&b, &a_txt(), &other, &root),
+            Err(BundleError::SignatureInvalid(_))
+        ));
+        assert!(matches!(
+            verify(&b, &a_txt(), &identity(IDENTITY, ISSUER), &root),
+            Err(BundleError::KeyRequired)
+        ));
+    }
+
+    #[test]
+    fn a_rekor_v2_entry_needs_a_timestamp_and_a_log_key_valid_at_it() {
+        let dir = "conformance/bundle-verify/rekor2-happy-path";
+        let root = TrustedRoot::from_json(&data(&format!("{dir}/trusted_root.json"))).unwrap();
+        let b = parse_value(&case("rekor2-happy-path")).unwrap();
+        let v = verify(&b, &a_txt(), &identity(IDENTITY, ISSUER), &root).unwrap();
+        assert!(v.entries[0].rekor_v2 && v.entries[0].integrated_time.is_none());
+        let [t] = v.times.as_slice() else {
+            panic!("one trusted time");
+        };
+        assert!(matches!(t.source, TimeSource::Tsa { .. }));
+        // The same log key, valid only from a second after the timestamp.
+        let mut late = root.clone();
+        for l in late
+            .tlogs
+            .iter_mut()
+            .filter(|l| l.key_details == "PKIX_ED25519")
+        {
+            l.valid_for.start = t.time + 1;
+        }
+        assert!(matches!(
+            verify(&b, &a_txt(), &identity(IDENTITY, ISSUER), &late),
+            Err(BundleError::LogKeyNotValidAt { .. })
+        ));
+        let mut untimed = b.clone();
+        untimed.timestamps.clear();
+        assert!(matches!(
+            verify(&untimed, &a_txt(), &identity(IDENTITY, ISSUER), &root),
+            Err(BundleError::NoTrustedTime)
+        ));
+        // A Rekor v2 entry never carries a SET.
+        let mut with_set = b.clone();
+        with_set.tlog_entries[0].signed_entry_timestamp = Some(vec![0x30, 0x00]);
+        assert!(matches!(
+            verify(&with_set, &a_txt(), &identity(IDENTITY, ISSUER), &root),
+            Err(BundleError::LogEntry {
+                source: TlogError::Malformed { .. },
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn a_dsse_bundle_must_name_the_artifact_among_its_subjects() {
         let v = case("happy-path-intoto-in-dsse-v3");
