@@ -23,6 +23,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
 
 use super::{TlogError, unhex};
+use crate::core::cert::Certificate;
+use crate::core::keys::PublicKey;
 use crate::core::pem;
 
 /// Who verifies a logged signature.
@@ -101,6 +103,20 @@ fn pem_verifier(b64_pem: &[u8]) -> Result<LoggedVerifier, TlogError> {
         .map_err(|_| malformed("entry verifier is neither a PEM certificate nor a PEM public key"))
 }
 
+/// The `keyDetails` Rekor v2 records for a verifier's key (Ed25519 signs hashedrekords
+/// as Ed25519ph).
+fn v2_key_details(verifier: &LoggedVerifier) -> Option<&'static str> {
+    let key = match verifier {
+        LoggedVerifier::Certificate(der) => Certificate::from_der(der).ok()?.public_key().ok()?,
+        LoggedVerifier::PublicKey(der) => PublicKey::from_spki_der(der).ok()?,
+    };
+    Some(match key {
+        PublicKey::P256(_) => "PKIX_ECDSA_P256_SHA_256",
+        PublicKey::P384(_) => "PKIX_ECDSA_P384_SHA_384",
+        PublicKey::Ed25519(_) => "PKIX_ED25519_PH",
+    })
+}
+
 /// Parses the canonical body of an entry of kind `kind` and version `version`.
 pub fn parse_body(kind: &str, version: &str, body: &[u8]) -> Result<LoggedContent, TlogError> {
     let v: Value = serde_json::from_slice(body).map_err(|_| malformed("body is not JSON"))?;
@@ -139,7 +155,7 @@ pub fn parse_body(kind: &str, version: &str, body: &[u8]) -> Result<LoggedConten
                 return Err(malformed("hashedrekord data digest"));
             }
             let ver = &s["signature"]["verifier"];
-            text(ver, &["keyDetails"], "hashedrekord verifier keyDetails")?;
+            let key_details = text(ver, &["keyDetails"], "hashedrekord verifier keyDetails")?;
             let verifier = match (ver.get("x509Certificate"), ver.get("publicKey")) {
                 (Some(_), None) => LoggedVerifier::Certificate(b64(
                     ver,
@@ -153,6 +169,13 @@ pub fn parse_body(kind: &str, version: &str, body: &[u8]) -> Result<LoggedConten
                 )?),
                 _ => return Err(malformed("hashedrekord verifier")),
             };
+            // sigstore-go rebuilds this body with the key details its key implies; a body
+            // naming others would not be the entry it checks.
+            if Some(key_details) != v2_key_details(&verifier) {
+                return Err(malformed(
+                    "hashedrekord verifier keyDetails do not match its key",
+                ));
+            }
             Ok(LoggedContent::Digest {
                 sha256,
                 signature: LoggedSignature {
@@ -266,6 +289,43 @@ mod tests {
             parse_body("rekord", "0.0.1", &body),
             Err(TlogError::Malformed { .. })
         ));
+    }
+
+    fn rekor_v2_body() -> Vec<u8> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/conformance/bundle-verify/rekor2-happy-path/bundle.sigstore.json"
+        );
+        let bundle: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let body = bundle["verificationMaterial"]["tlogEntries"][0]["canonicalizedBody"]
+            .as_str()
+            .unwrap();
+        B64.decode(body).unwrap()
+    }
+
+    #[test]
+    fn a_real_rekor_v2_body_parses_and_its_key_details_must_fit_the_key() {
+        let body = rekor_v2_body();
+        let parsed = parse_body("hashedrekord", "0.0.2", &body).unwrap();
+        assert!(matches!(
+            parsed,
+            LoggedContent::Digest {
+                signature: LoggedSignature {
+                    verifier: LoggedVerifier::Certificate(_),
+                    ..
+                },
+                ..
+            }
+        ));
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("PKIX_ECDSA_P256_SHA_256"));
+        let other = text.replace("PKIX_ECDSA_P256_SHA_256", "PKIX_ECDSA_P384_SHA_384");
+        assert_eq!(
+            parse_body("hashedrekord", "0.0.2", other.as_bytes()),
+            Err(malformed(
+                "hashedrekord verifier keyDetails do not match its key"
+            ))
+        );
     }
 
     #[test]
