@@ -297,7 +297,20 @@ impl Verified {
 }
 
 fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
-    tlog::trusted_log_keys(trust)
+    trust
+        .tlogs
+        .iter()
+        .filter_map(|t| {
+            Some(LogKey {
+                log_id: &t.log_id,
+                key: t.key.as_ref()?,
+                key_der: &t.key_der,
+                valid_from: Some(t.valid_for.start),
+                valid_until: t.valid_for.end,
+                base_url: &t.base_url,
+            })
+        })
+        .collect()
 }
 
 /// Stage 2 without network: the embedded entry, or (only if the caller skips the log) the
