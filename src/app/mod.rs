@@ -2,6 +2,7 @@
 //! lines and chooses exit codes (0 verified, 1 not verified or failed, 2 usage or
 //! configuration error).
 
+mod bundle;
 mod report;
 mod verify;
 
@@ -51,6 +52,7 @@ pub fn run(command: Command) -> i32 {
         Command::GpgVerify(args) => verify::gpg_verify(&args),
         Command::Verify(args) => verify::verify_commit(&args),
         Command::VerifyTag(args) => verify::verify_tag(&args),
+        Command::VerifyBundle(args) => bundle::verify_bundle(&args),
         Command::GpgSign(_) => Err(AppError::failed(
             "signing is not available in this build of gitsign-rs yet; nothing was signed",
         )),

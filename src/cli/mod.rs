@@ -19,6 +19,7 @@ pub enum Command {
     GpgSign(GpgSign),
     Verify(VerifyArgs),
     VerifyTag(VerifyArgs),
+    VerifyBundle(VerifyBundleArgs),
     Version,
     /// clap's own output (help, version): print it and exit with its code.
     Display {
@@ -75,6 +76,29 @@ pub struct VerifyArgs {
     pub output: OutputFormat,
 }
 
+/// `verify-bundle`: the Sigstore conformance suite's client protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// The certificate identity (email or URI SAN) that must have signed.
+    #[arg(long, requires = "certificate_oidc_issuer", conflicts_with = "key")]
+    pub certificate_identity: Option<String>,
+    /// The OIDC issuer that must have vouched for the identity.
+    #[arg(long, requires = "certificate_identity", conflicts_with = "key")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A PEM public key the bundle must be signed with (managed keys).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A Sigstore trusted root (JSON) to use instead of the compiled-in production root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The artifact: a file, or `sha256:<hex>` of it.
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    pub artifact: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -98,11 +122,21 @@ enum Sub {
     Verify(VerifyArgs),
     /// Verify an annotated tag's signature and signer.
     VerifyTag(VerifyArgs),
+    /// Verify a Sigstore bundle for an artifact (file or sha256:<hex>).
+    VerifyBundle(VerifyBundleArgs),
     /// Print the version.
     Version,
 }
 
-const SUBCOMMANDS: &[&str] = &["verify", "verify-tag", "version", "help", "--help", "-h"];
+const SUBCOMMANDS: &[&str] = &[
+    "verify",
+    "verify-tag",
+    "verify-bundle",
+    "version",
+    "help",
+    "--help",
+    "-h",
+];
 
 /// A command line that cannot be understood: exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +169,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             Ok(cli) => Ok(match cli.command {
                 Sub::Verify(a) => Command::Verify(a),
                 Sub::VerifyTag(a) => Command::VerifyTag(a),
+                Sub::VerifyBundle(a) => Command::VerifyBundle(a),
                 Sub::Version => Command::Version,
             }),
             Err(e) => {
@@ -300,6 +335,67 @@ mod tests {
 
     fn p(args: &[&str]) -> Result<Command, UsageError> {
         parse(args.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn parses_the_conformance_suites_verify_bundle_argv() {
+        let c = p(&[
+            "verify-bundle",
+            "--bundle",
+            "b.json",
+            "--certificate-identity",
+            "https://id",
+            "--certificate-oidc-issuer",
+            "https://issuer",
+            "--trusted-root",
+            "root.json",
+            "sha256:00",
+        ])
+        .unwrap();
+        assert_eq!(
+            c,
+            Command::VerifyBundle(VerifyBundleArgs {
+                bundle: "b.json".into(),
+                certificate_identity: Some("https://id".into()),
+                certificate_oidc_issuer: Some("https://issuer".into()),
+                key: None,
+                trusted_root: Some("root.json".into()),
+                artifact: "sha256:00".into(),
+            })
+        );
+        let c = p(&["verify-bundle", "--bundle", "b", "--key", "k.pub", "a.txt"]).unwrap();
+        assert!(matches!(c, Command::VerifyBundle(a) if a.key.is_some() && a.artifact == "a.txt"));
+    }
+
+    #[test]
+    fn verify_bundle_refuses_a_key_with_an_identity_or_half_an_identity() {
+        assert!(
+            p(&[
+                "verify-bundle",
+                "--bundle",
+                "b",
+                "--key",
+                "k",
+                "--certificate-identity",
+                "i",
+                "--certificate-oidc-issuer",
+                "u",
+                "a"
+            ])
+            .is_err()
+        );
+        assert!(
+            p(&[
+                "verify-bundle",
+                "--bundle",
+                "b",
+                "--certificate-identity",
+                "i",
+                "a"
+            ])
+            .is_err()
+        );
+        assert!(p(&["verify-bundle", "--bundle", "b"]).is_err());
     }
 
     #[test]

@@ -15,9 +15,14 @@ use std::ops::Range;
 use der::Decode;
 
 use crate::core::der::{self as tlv, DerError, Tlv, tag};
-use crate::core::keys::{HashAlg, KeyError, PublicKey};
+use crate::core::keys::{self, HashAlg, KeyError, PublicKey};
 use crate::core::time::{TimeError, UnixTime, format_rfc3339, parse_asn1_time};
 use crate::core::trust::CertificateAuthority;
+
+/// sha{256,384,512}WithRSAEncryption (RFC 4055), DER OID contents.
+const RSA_WITH_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+const RSA_WITH_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+const RSA_WITH_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
 
 /// Object identifiers used here, as DER content bytes.
 pub mod oid {
@@ -615,8 +620,9 @@ impl Certificate {
         }
     }
 
-    /// The hash named by this certificate's signature algorithm (ECDSA only).
-    fn signature_hash(&self) -> Result<HashAlg, CertError> {
+    /// The signature scheme and hash named by this certificate's signature algorithm:
+    /// ECDSA, or RSA PKCS#1 v1.5 (private Fulcio deployments use RSA CAs).
+    fn signature_scheme(&self) -> Result<(bool, HashAlg), CertError> {
         let outer = &self.der[self.sig_alg.clone()];
         if outer != &self.der[self.tbs_sig_alg.clone()] {
             return Err(CertError::SignatureAlgorithmMismatch {
@@ -626,10 +632,13 @@ impl Certificate {
         let alg = tlv::parse_single(outer, tag::SEQUENCE)?;
         let mut r = alg.reader();
         let oid = r.read(tag::OID)?;
-        let hash = match oid.value {
-            o if o == tlv::oid::ECDSA_WITH_SHA256 => HashAlg::Sha256,
-            o if o == tlv::oid::ECDSA_WITH_SHA384 => HashAlg::Sha384,
-            o if o == tlv::oid::ECDSA_WITH_SHA512 => HashAlg::Sha512,
+        let (rsa, hash) = match oid.value {
+            o if o == tlv::oid::ECDSA_WITH_SHA256 => (false, HashAlg::Sha256),
+            o if o == tlv::oid::ECDSA_WITH_SHA384 => (false, HashAlg::Sha384),
+            o if o == tlv::oid::ECDSA_WITH_SHA512 => (false, HashAlg::Sha512),
+            o if o == RSA_WITH_SHA256 => (true, HashAlg::Sha256),
+            o if o == RSA_WITH_SHA384 => (true, HashAlg::Sha384),
+            o if o == RSA_WITH_SHA512 => (true, HashAlg::Sha512),
             o => {
                 return Err(CertError::UnsupportedSignatureAlgorithm {
                     subject: self.describe(),
@@ -637,14 +646,29 @@ impl Certificate {
                 });
             }
         };
+        if rsa {
+            // RFC 4055 §5: the parameters are NULL.
+            r.read(tag::NULL)?;
+        }
         // ECDSA AlgorithmIdentifiers carry no parameters (RFC 5758 §3.2).
         r.finish()?;
-        Ok(hash)
+        Ok((rsa, hash))
     }
 
     /// Checks that `issuer`'s key signed this certificate.
     fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), CertError> {
-        let hash = self.signature_hash()?;
+        let (rsa, hash) = self.signature_scheme()?;
+        if rsa {
+            return keys::verify_rsa_pkcs1(
+                issuer.spki_der(),
+                hash,
+                self.tbs_raw(),
+                self.signature(),
+            )
+            .map_err(|_| CertError::BadSignature {
+                subject: self.describe(),
+            });
+        }
         let key = issuer.public_key()?;
         if matches!(key, PublicKey::Ed25519(_)) {
             return Err(CertError::BadSignature {

@@ -148,6 +148,38 @@ impl PublicKey {
     }
 }
 
+/// Verifies an RSA PKCS#1 v1.5 signature (2048–8192-bit keys) by the key in a DER
+/// SubjectPublicKeyInfo. Only certificate signatures use RSA (private Fulcio CAs); Sigstore
+/// signing keys stay ECDSA or Ed25519, so RSA is not a [`PublicKey`].
+pub fn verify_rsa_pkcs1(
+    spki_der: &[u8],
+    hash: HashAlg,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    use der::Decode as _;
+    use ring::signature as rs;
+    const RSA_ENCRYPTION: der::oid::ObjectIdentifier =
+        der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+    let spki =
+        spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|_| KeyError::UnsupportedKey)?;
+    if spki.algorithm.oid != RSA_ENCRYPTION {
+        return Err(KeyError::UnsupportedKey);
+    }
+    let pkcs1 = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(KeyError::UnsupportedKey)?;
+    let alg: &'static rs::RsaParameters = match hash {
+        HashAlg::Sha256 => &rs::RSA_PKCS1_2048_8192_SHA256,
+        HashAlg::Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
+        HashAlg::Sha512 => &rs::RSA_PKCS1_2048_8192_SHA512,
+    };
+    rs::UnparsedPublicKey::new(alg, pkcs1)
+        .verify(message, signature)
+        .map_err(|_| KeyError::BadSignature)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,11 @@
 //! The pure core: bytes and `now` in, values out. Nothing here touches the network, files,
 //! the environment, processes or the clock.
 
+pub mod bundle;
 pub mod cert;
 pub mod cms;
 pub mod der;
+pub mod dsse;
 pub mod gitobj;
 pub mod keys;
 pub mod pem;

@@ -10,11 +10,17 @@
 //! entry timestamp over the **global** log index; an inclusion proof with the **shard-local**
 //! index up to a root that a checkpoint signed by the same key commits to.
 //!
-//! Non-goals: Rekor v2 (no SET, Ed25519 checkpoints with C2SP key ids), other entry kinds,
-//! consistency proofs between checkpoints.
+//! Bundles ([`verify_logged`]) add the other kinds a Sigstore bundle carries (hashedrekord
+//! 0.0.2, dsse 0.0.1, intoto 0.0.2) and Rekor v2 (no SET, C2SP signed-note checkpoints with
+//! Ed25519 key ids): see `logged.rs` and `note.rs`.
+//!
+//! Non-goals: consistency proofs between checkpoints.
 
+mod body;
 mod checkpoint;
+mod logged;
 mod merkle;
+mod note;
 mod proto;
 mod rekor_json;
 #[cfg(test)]
@@ -27,8 +33,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::core::keys::{HashAlg, KeyError, PublicKey};
 
+pub use body::{LoggedContent, LoggedSignature, LoggedVerifier, parse_body};
 pub use checkpoint::{Checkpoint, NoteSignature, parse_checkpoint, verify_checkpoint};
+pub use logged::{LoggedEntry, verify_logged};
 pub use merkle::{leaf_hash, node_hash, verify_inclusion};
+pub use note::{note_key_hint, note_key_id, url_host, verify_note};
 pub use proto::{decode_transparency_log_entry, encode_transparency_log_entry};
 pub use rekor_json::entry_from_rekor_json;
 
@@ -45,6 +54,23 @@ pub struct LogKey<'a> {
     pub valid_from: Option<i64>,
     pub valid_until: Option<i64>,
     pub base_url: &'a str,
+}
+
+/// The transparency logs of a trusted root whose keys we can verify with.
+pub fn trusted_log_keys(root: &crate::core::trust::TrustedRoot) -> Vec<LogKey<'_>> {
+    root.tlogs
+        .iter()
+        .filter_map(|t| {
+            Some(LogKey {
+                log_id: &t.log_id,
+                key: t.key.as_ref()?,
+                key_der: &t.key_der,
+                valid_from: Some(t.valid_for.start),
+                valid_until: t.valid_for.end,
+                base_url: &t.base_url,
+            })
+        })
+        .collect()
 }
 
 impl LogKey<'_> {
@@ -150,6 +176,15 @@ pub enum TlogError {
         origin: String,
     },
     CheckpointSignatureInvalid(KeyError),
+    /// A Rekor v2 checkpoint's origin line is not the log's name.
+    CheckpointOrigin {
+        origin: String,
+        expected: String,
+    },
+    /// No signature line of a Rekor v2 checkpoint is by the log key under the log's name.
+    CheckpointNoLogSignature {
+        name: String,
+    },
     CheckpointTreeSizeMismatch {
         checkpoint: u64,
         proof: u64,
@@ -214,6 +249,14 @@ impl fmt::Display for TlogError {
             TlogError::CheckpointSignatureInvalid(e) => {
                 write!(f, "checkpoint signature invalid: {e}")
             }
+            TlogError::CheckpointOrigin { origin, expected } => write!(
+                f,
+                "checkpoint origin {origin:?} is not the log's name {expected:?}"
+            ),
+            TlogError::CheckpointNoLogSignature { name } => write!(
+                f,
+                "checkpoint has no signature by the log key under the name {name:?}"
+            ),
             TlogError::CheckpointTreeSizeMismatch { checkpoint, proof } => write!(
                 f,
                 "checkpoint tree size {checkpoint} differs from the inclusion proof's {proof}"
@@ -249,7 +292,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Hex of either case to bytes; `None` on odd length or a non-hex digit.
-pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -363,16 +406,35 @@ pub fn verify_entry(
         .signed_entry_timestamp
         .as_deref()
         .ok_or(TlogError::SetMissing)?;
-    let set_message = set_payload(body, entry.integrated_time, &entry.log_id, entry.log_index)?;
-
     let proof = entry
         .inclusion_proof
         .as_ref()
         .ok_or(TlogError::InclusionProofMissing)?;
+    verify_v1_inclusion(proof, &leaf_hash(body), log)?;
+    verify_set(entry, body, set, log)?;
+
+    Ok(VerifiedEntry {
+        log_index: entry.log_index,
+        integrated_time: entry.integrated_time,
+        log_id: entry.log_id.clone(),
+        base_url: log.base_url.to_string(),
+        set_verified: true,
+        inclusion_verified: true,
+    })
+}
+
+/// Rekor v1 inclusion: the proof (shard-local index and tree size) leads from `leaf` to its
+/// root, and a checkpoint for that same size and root is signed by `log` on every line.
+pub(crate) fn verify_v1_inclusion(
+    proof: &InclusionProof,
+    leaf: &[u8; 32],
+    log: &LogKey<'_>,
+) -> Result<(), TlogError> {
+    // The proof first, so that a wrong proof is reported as such.
     verify_inclusion(
         proof.log_index,
         proof.tree_size,
-        &leaf_hash(body),
+        leaf,
         &proof.hashes,
         &proof.root_hash,
     )?;
@@ -394,21 +456,22 @@ pub fn verify_entry(
         });
     }
     verify_checkpoint(note, log)?;
+    Ok(())
+}
 
-    // Rekor v1 SETs are ECDSA with SHA-256 (sigstore-go refuses other key types here too).
+/// The Rekor v1 signed entry timestamp `set` over `body`, the integrated time, the log id and
+/// the global index, by `log` (ECDSA with SHA-256: sigstore-go refuses other key types too).
+pub(crate) fn verify_set(
+    entry: &LogEntry,
+    body: &[u8],
+    set: &[u8],
+    log: &LogKey<'_>,
+) -> Result<(), TlogError> {
+    let message = set_payload(body, entry.integrated_time, &entry.log_id, entry.log_index)?;
     if matches!(log.key, PublicKey::Ed25519(_)) {
         return Err(TlogError::SetInvalid(KeyError::UnsupportedKey));
     }
     log.key
-        .verify(HashAlg::Sha256, &set_message, set)
-        .map_err(TlogError::SetInvalid)?;
-
-    Ok(VerifiedEntry {
-        log_index: entry.log_index,
-        integrated_time: entry.integrated_time,
-        log_id: entry.log_id.clone(),
-        base_url: log.base_url.to_string(),
-        set_verified: true,
-        inclusion_verified: true,
-    })
+        .verify(HashAlg::Sha256, &message, set)
+        .map_err(TlogError::SetInvalid)
 }
