@@ -3,6 +3,7 @@
 
 pub mod cert;
 pub mod cms;
+pub mod cms_builder;
 pub mod der;
 pub mod gitobj;
 pub mod keys;
