@@ -10,6 +10,7 @@ pub mod keys;
 pub mod pem;
 pub mod policy;
 pub mod sct;
+pub mod signing;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testcert;

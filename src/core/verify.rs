@@ -296,7 +296,7 @@ impl Verified {
     }
 }
 
-fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
+pub fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
     trust
         .tlogs
         .iter()

@@ -1,0 +1,198 @@
+//! The checks signing makes on what the servers hand back, before anything is used:
+//! Fulcio's certificate (chain to the trusted root, embedded SCT, our key, the token's
+//! identity) and Rekor's entry (the body we sent, SET and inclusion proof by a trusted log
+//! key). Also gitsign's `matchCommitter` rule. Pure: bytes, trust root and `now` in.
+
+use std::fmt;
+
+use crate::core::cert::{self, CertError, Certificate};
+use crate::core::sct::{self, SctError};
+use crate::core::time::UnixTime;
+use crate::core::tlog::{self, LogEntry, TlogError, VerifiedEntry};
+use crate::core::trust::TrustedRoot;
+use crate::core::verify::log_keys;
+
+/// How far in the future a fresh certificate's notBefore may be (the CA's clock and ours).
+pub const CLOCK_SKEW: i64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueError {
+    /// The leaf does not parse.
+    Leaf(CertError),
+    /// The certificate is for a key other than the one we generated.
+    NotOurKey,
+    /// The certificate names another identity than the token.
+    WrongIdentity {
+        expected: String,
+        found: String,
+    },
+    Chain(CertError),
+    Sct(SctError),
+}
+
+impl fmt::Display for IssueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssueError::Leaf(e) => write!(f, "unreadable certificate: {e}"),
+            IssueError::NotOurKey => f.write_str("the certificate is not for our key"),
+            IssueError::WrongIdentity { expected, found } => write!(
+                f,
+                "the certificate is for {found:?}, the token for {expected:?}"
+            ),
+            IssueError::Chain(e) => {
+                write!(f, "the certificate does not chain to the trusted root: {e}")
+            }
+            IssueError::Sct(e) => write!(f, "the certificate's SCT does not verify: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for IssueError {}
+
+/// Checks Fulcio's chain (leaf first; only the leaf is used, the trusted root supplies the
+/// issuers) and returns the leaf.
+pub fn check_issued_certificate(
+    chain: &[Vec<u8>],
+    trust: &TrustedRoot,
+    now: UnixTime,
+    our_spki_der: &[u8],
+    identity: &str,
+) -> Result<Certificate, IssueError> {
+    let leaf_der = chain.first().ok_or(IssueError::Leaf(CertError::Malformed {
+        what: "empty chain",
+    }))?;
+    let leaf = Certificate::from_der(leaf_der).map_err(IssueError::Leaf)?;
+    if leaf.spki_der() != our_spki_der {
+        return Err(IssueError::NotOurKey);
+    }
+    let found = leaf.identity().map_err(IssueError::Leaf)?.san.to_string();
+    if found != identity {
+        return Err(IssueError::WrongIdentity {
+            expected: identity.to_string(),
+            found,
+        });
+    }
+    // A certificate issued a moment ago may start a second after our clock's now.
+    let at = if leaf.not_before() > now && leaf.not_before() - now <= CLOCK_SKEW {
+        leaf.not_before()
+    } else {
+        now
+    };
+    let verified =
+        cert::verify_chain(&leaf, &trust.certificate_authorities, at).map_err(IssueError::Chain)?;
+    sct::verify_embedded_sct(&leaf, &verified.issuer, &trust.ctlogs).map_err(IssueError::Sct)?;
+    Ok(leaf)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryError {
+    /// The log stored something other than what we sent.
+    BodyMismatch,
+    Tlog(TlogError),
+    /// The certificate was not valid when the log integrated the entry.
+    CertificateNotValidAt {
+        integrated_time: i64,
+    },
+}
+
+impl fmt::Display for EntryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryError::BodyMismatch => f.write_str("the logged entry is not the one we sent"),
+            EntryError::Tlog(e) => write!(f, "the log entry does not verify: {e}"),
+            EntryError::CertificateNotValidAt { integrated_time } => write!(
+                f,
+                "the certificate was not valid at the entry's integrated time {integrated_time}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EntryError {}
+
+/// Checks the entry Rekor returned for `body` (the canonical hashedrekord we uploaded):
+/// same body, SET and inclusion proof with checkpoint by a log key of the trusted root,
+/// integrated while the certificate was valid.
+pub fn check_logged_entry(
+    entry: &LogEntry,
+    body: &[u8],
+    leaf: &Certificate,
+    trust: &TrustedRoot,
+) -> Result<VerifiedEntry, EntryError> {
+    if entry.canonicalized_body.as_deref() != Some(body) {
+        return Err(EntryError::BodyMismatch);
+    }
+    let verified = tlog::verify_entry(entry, body, &log_keys(trust)).map_err(EntryError::Tlog)?;
+    if !leaf.valid_at(entry.integrated_time) {
+        return Err(EntryError::CertificateNotValidAt {
+            integrated_time: entry.integrated_time,
+        });
+    }
+    Ok(verified)
+}
+
+/// The email of the payload's `committer` (commit) or `tagger` (tag) header, if any.
+pub fn payload_signer_email(payload: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(payload);
+    let headers = text.split("\n\n").next()?;
+    headers.lines().find_map(|line| {
+        let rest = line
+            .strip_prefix("committer ")
+            .or_else(|| line.strip_prefix("tagger "))?;
+        let start = rest.rfind('<')? + 1;
+        let end = start + rest[start..].find('>')?;
+        Some(rest[start..end].to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_committer_or_tagger_email_in_the_headers_only() {
+        let commit =
+            b"tree 1\nauthor A <a@x> 1 +0000\ncommitter C D <c@x> 1 +0000\n\ncommitter M <m@x>\n";
+        assert_eq!(payload_signer_email(commit).as_deref(), Some("c@x"));
+        let tag = b"object 1\ntype commit\ntag v1\ntagger T <t@x> 1 +0000\n\nmsg\n";
+        assert_eq!(payload_signer_email(tag).as_deref(), Some("t@x"));
+        assert_eq!(payload_signer_email(b"tree 1\n\ncommitter M <m@x>\n"), None);
+        assert_eq!(payload_signer_email(b"committer broken"), None);
+    }
+
+    #[test]
+    fn an_empty_chain_is_an_error() {
+        let e = check_issued_certificate(&[], TrustedRoot::production(), 0, &[], "a@x");
+        assert!(matches!(e, Err(IssueError::Leaf(_))));
+    }
+
+    #[test]
+    fn a_real_leaf_for_another_key_or_identity_is_refused() {
+        use crate::core::{cms, gitobj, pem};
+        let raw = include_bytes!(
+            "../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
+        );
+        let obj = gitobj::split_commit(raw, gitobj::HashAlgo::Sha1).unwrap();
+        let der = pem::decode_one(&obj.signature, "SIGNED MESSAGE").unwrap();
+        let sd = cms::parse(&der).unwrap();
+        let leaf = Certificate::from_der(sd.certificates[0]).unwrap();
+        let chain = vec![leaf.der().to_vec()];
+        let trust = TrustedRoot::production();
+        let now = leaf.not_before();
+        assert_eq!(
+            check_issued_certificate(&chain, trust, now, &[1, 2], "x"),
+            Err(IssueError::NotOurKey)
+        );
+        let identity = leaf.identity().unwrap().san.to_string();
+        assert!(matches!(
+            check_issued_certificate(&chain, trust, now, leaf.spki_der(), "someone@else"),
+            Err(IssueError::WrongIdentity { .. })
+        ));
+        // The genuine leaf passes at its issuance time and fails an hour later.
+        check_issued_certificate(&chain, trust, now, leaf.spki_der(), &identity).unwrap();
+        assert!(matches!(
+            check_issued_certificate(&chain, trust, now + 3600, leaf.spki_der(), &identity),
+            Err(IssueError::Chain(_))
+        ));
+    }
+}
