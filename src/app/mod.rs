@@ -2,7 +2,10 @@
 //! lines and chooses exit codes (0 verified, 1 not verified or failed, 2 usage or
 //! configuration error).
 
+mod export;
 mod report;
+mod setup;
+pub mod sign;
 mod verify;
 
 use std::fmt;
@@ -51,9 +54,9 @@ pub fn run(command: Command) -> i32 {
         Command::GpgVerify(args) => verify::gpg_verify(&args),
         Command::Verify(args) => verify::verify_commit(&args),
         Command::VerifyTag(args) => verify::verify_tag(&args),
-        Command::GpgSign(_) => Err(AppError::failed(
-            "signing is not available in this build of gitsign-rs yet; nothing was signed",
-        )),
+        Command::GpgSign(args) => sign::gpg_sign(&args),
+        Command::Setup(args) => setup::setup(&args),
+        Command::ExportBundle(args) => export::export_bundle(&args),
         Command::Version => {
             println!("gitsign-rs {}", env!("CARGO_PKG_VERSION"));
             Ok(OK)

@@ -5,6 +5,7 @@ pub mod cert;
 pub mod cms;
 pub mod cms_builder;
 pub mod der;
+pub mod export;
 pub mod gitobj;
 pub mod keys;
 pub mod pem;
