@@ -1,0 +1,498 @@
+//! sigstore-stack: **test and evaluation infrastructure**, not part of gitsign-rs. A local
+//! Sigstore stack on 127.0.0.1 so keyless signing runs end to end on one machine with no
+//! internet: an OIDC issuer that approves one configured identity, Fulcio v2 (with embedded
+//! SCTs from its own CT log key) and Rekor v1 (a Merkle tree kept on disk).
+//!
+//! `sigstore-stack --dir DIR` writes `DIR/trusted_root.json`, `DIR/identity` and `DIR/env`,
+//! prints one line per service URL and serves until SIGTERM or SIGINT. Keys, the CA and the
+//! log persist in DIR across restarts. `sigstore-stack open URL` is a scripted user agent for
+//! `gitsign.urlOpener`: it fetches the URL and follows redirects (to the program's loopback
+//! listener), completing a browser login with nobody at the keyboard.
+//!
+//! Fault injection (for failure tests), on each service: `POST /admin/fault` with
+//! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow"}`. See README.md.
+//!
+//! Non-goals: TLS, Rekor v2, timestamp authorities, CSRs, other entry kinds, performance
+//! beyond tests.
+#![forbid(unsafe_code)]
+
+mod ca;
+mod fulcio;
+mod http;
+mod keys;
+mod oidc;
+mod rekor;
+
+use std::fmt;
+use std::fs;
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::{Parser, Subcommand};
+use gitsign::core::keys::sha256;
+use gitsign::core::pem;
+use gitsign::core::time::format_rfc3339;
+use serde_json::json;
+
+use crate::ca::Ca;
+use crate::http::{Request, Response};
+use crate::keys::{Curve, SigningKey};
+
+#[derive(Debug)]
+pub enum StackError {
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file in DIR that does not hold what the stack wrote there.
+    State {
+        path: PathBuf,
+        what: &'static str,
+    },
+    Crypto(&'static str),
+    Bind {
+        port: u16,
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StackError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            StackError::State { path, what } => write!(f, "{}: {what}", path.display()),
+            StackError::Crypto(what) => write!(f, "crypto: {what}"),
+            StackError::Bind { port, source } => {
+                write!(f, "cannot listen on 127.0.0.1:{port}: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StackError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StackError::Io { source, .. } | StackError::Bind { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// An injected misbehaviour of one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Every answer is HTTP 500.
+    Status500,
+    /// Every answer is HTTP 200 with bytes that are not JSON.
+    Garbage,
+    /// Well-formed answers signed by keys nobody trusts: Fulcio issues from a rogue CA with
+    /// the same names, Rekor signs SETs and checkpoints with a foreign key, the OIDC issuer
+    /// signs ID tokens with a key not in its JWKS.
+    WrongChain,
+    /// Sleep 30 s, then answer normally.
+    Slow,
+}
+
+impl Fault {
+    fn parse(s: &str) -> Option<Fault> {
+        Some(match s {
+            "none" => Fault::None,
+            "status500" => Fault::Status500,
+            "garbage" => Fault::Garbage,
+            "wrong-chain" => Fault::WrongChain,
+            "slow" => Fault::Slow,
+            _ => return None,
+        })
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Fault::None => "none",
+            Fault::Status500 => "status500",
+            Fault::Garbage => "garbage",
+            Fault::WrongChain => "wrong-chain",
+            Fault::Slow => "slow",
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Stats {
+    tokens: AtomicU64,
+    certificates: AtomicU64,
+    entries: AtomicU64,
+}
+
+impl Stats {
+    pub fn count_token(&self) {
+        self.tokens.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn count_certificate(&self) {
+        self.certificates.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn count_entry(&self) {
+        self.entries.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub struct Urls {
+    pub oidc: String,
+    pub fulcio: String,
+    pub rekor: String,
+}
+
+pub struct Stack {
+    pub dir: PathBuf,
+    pub identity: String,
+    pub urls: Urls,
+    pub device_auto_approve: bool,
+    pub oidc_key: SigningKey,
+    /// Never trusted by anyone: signs whatever the wrong-chain fault and bad test tokens need.
+    pub foreign_key: SigningKey,
+    pub ca: Ca,
+    pub rogue_ca: Ca,
+    pub ctlog_key: SigningKey,
+    pub rekor_key: SigningKey,
+    pub log: Mutex<rekor::Log>,
+    pub oidc: Mutex<oidc::OidcState>,
+    pub stats: Stats,
+    faults: [Mutex<Fault>; 3],
+    precerts: Mutex<Option<fs::File>>,
+}
+
+#[derive(Clone, Copy)]
+enum Service {
+    Oidc = 0,
+    Fulcio = 1,
+    Rekor = 2,
+}
+
+impl Stack {
+    /// Appends a precertificate to the CT log file (`DIR/ctlog/precerts.pem`); best effort,
+    /// the SCT is what clients check.
+    pub fn log_precert(&self, der: &[u8]) {
+        let mut file = self.precerts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = file.as_mut() {
+            let _ = f.write_all(pem::encode("CERTIFICATE", der).as_bytes());
+        }
+    }
+
+    fn fault(&self, s: Service) -> Fault {
+        *self.faults[s as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn dispatch(&self, s: Service, req: Request) -> Response {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/admin/fault") => {
+                let mode = req
+                    .json()
+                    .ok()
+                    .and_then(|v| v["mode"].as_str().and_then(Fault::parse));
+                let Some(mode) = mode else {
+                    return Response::error(
+                        400,
+                        r#"expected {"mode": "none"|"status500"|"garbage"|"wrong-chain"|"slow"}"#,
+                    );
+                };
+                *self.faults[s as usize]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = mode;
+                return Response::json(200, &json!({"mode": mode.name()}));
+            }
+            ("GET", "/admin/fault") => {
+                return Response::json(200, &json!({"mode": self.fault(s).name()}));
+            }
+            ("GET", "/stats") if matches!(s, Service::Fulcio) => {
+                let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+                return Response::json(
+                    200,
+                    &json!({
+                        "tokens": get(&self.stats.tokens),
+                        "certificates": get(&self.stats.certificates),
+                        "entries": get(&self.stats.entries),
+                    }),
+                );
+            }
+            _ => {}
+        }
+        let fault = self.fault(s);
+        match fault {
+            Fault::Status500 => return Response::error(500, "injected fault: status500"),
+            Fault::Garbage => {
+                return Response::new(200, "application/json", &b"\x00\xffnot json {{{"[..]);
+            }
+            Fault::Slow => std::thread::sleep(Duration::from_secs(30)),
+            Fault::None | Fault::WrongChain => {}
+        }
+        match s {
+            Service::Oidc => oidc::handle(self, &req, fault),
+            Service::Fulcio => fulcio::handle(self, &req, fault),
+            Service::Rekor => rekor::handle(self, &req, fault),
+        }
+    }
+
+    /// `DIR/trusted_root.json`: protobuf-specs TrustedRoot with the CA, the log and CT log keys.
+    fn trusted_root(&self) -> serde_json::Value {
+        let start = format_rfc3339(self.ca.not_before);
+        let log = |key: &SigningKey, url: &str| {
+            json!({
+                "baseUrl": url,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": B64.encode(key.spki_der()),
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "validFor": {"start": start},
+                },
+                "logId": {"keyId": B64.encode(sha256(key.spki_der()))},
+            })
+        };
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [log(&self.rekor_key, &self.urls.rekor)],
+            "certificateAuthorities": [{
+                "subject": {"organization": ca::ORGANIZATION, "commonName": "sigstore"},
+                "uri": self.urls.fulcio,
+                "certChain": {"certificates": [
+                    {"rawBytes": B64.encode(&self.ca.intermediate_der)},
+                    {"rawBytes": B64.encode(&self.ca.root_der)},
+                ]},
+                "validFor": {"start": start},
+            }],
+            "ctlogs": [log(&self.ctlog_key, &self.urls.fulcio)],
+            "timestampAuthorities": [],
+        })
+    }
+}
+
+#[derive(Parser)]
+#[command(
+    name = "sigstore-stack",
+    about = "A local Sigstore stack (OIDC issuer, Fulcio v2, Rekor v1) on 127.0.0.1, for tests",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Directory for keys, the CA, the log, trusted_root.json, identity and env.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The identity (email) the OIDC issuer approves.
+    #[arg(long, default_value = "dev@gitsign-rs.test")]
+    identity: String,
+    /// Ports (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    oidc_port: u16,
+    #[arg(long, default_value_t = 0)]
+    fulcio_port: u16,
+    #[arg(long, default_value_t = 0)]
+    rekor_port: u16,
+    /// Approve device codes when issued, not when the verification URI is fetched.
+    #[arg(long)]
+    device_auto_approve: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch URL and follow its redirects: a scripted user agent for gitsign.urlOpener.
+    Open { url: String },
+}
+
+fn bind(port: u16) -> Result<(TcpListener, String), StackError> {
+    let l = TcpListener::bind(("127.0.0.1", port))
+        .map_err(|source| StackError::Bind { port, source })?;
+    let addr = l
+        .local_addr()
+        .map_err(|source| StackError::Bind { port, source })?;
+    Ok((l, format!("http://{addr}")))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), StackError> {
+    // Write then rename so a reader never sees half a file.
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, text)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(|source| StackError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Single-quotes a value for the shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
+    let mkdir = |p: &Path| {
+        fs::create_dir_all(p).map_err(|source| StackError::Io {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    mkdir(dir)?;
+    let dir = fs::canonicalize(dir).map_err(|source| StackError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for sub in ["keys", "ca", "rekor", "ctlog"] {
+        mkdir(&dir.join(sub))?;
+    }
+    let now = now();
+    let keys = dir.join("keys");
+    let (oidc_l, oidc_url) = bind(cli.oidc_port)?;
+    let (fulcio_l, fulcio_url) = bind(cli.fulcio_port)?;
+    let (rekor_l, rekor_url) = bind(cli.rekor_port)?;
+    let precerts = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("ctlog/precerts.pem"))
+        .ok();
+    let stack = Arc::new(Stack {
+        identity: cli.identity.clone(),
+        urls: Urls {
+            oidc: oidc_url,
+            fulcio: fulcio_url,
+            rekor: rekor_url,
+        },
+        device_auto_approve: cli.device_auto_approve,
+        oidc_key: SigningKey::load_or_generate(&keys.join("oidc.p8"), Curve::P256)?,
+        foreign_key: SigningKey::ephemeral(Curve::P256)?,
+        ca: Ca::load_or_create(&dir.join("ca"), now)?,
+        rogue_ca: Ca::rogue(now)?,
+        ctlog_key: SigningKey::load_or_generate(&keys.join("ctlog.p8"), Curve::P256)?,
+        rekor_key: SigningKey::load_or_generate(&keys.join("rekor.p8"), Curve::P256)?,
+        log: Mutex::new(rekor::Log::open(&dir.join("rekor"))?),
+        oidc: Mutex::new(oidc::OidcState::default()),
+        stats: Stats::default(),
+        faults: [
+            Mutex::new(Fault::None),
+            Mutex::new(Fault::None),
+            Mutex::new(Fault::None),
+        ],
+        precerts: Mutex::new(precerts),
+        dir: dir.clone(),
+    });
+
+    write_file(
+        &dir.join("trusted_root.json"),
+        &serde_json::to_string_pretty(&stack.trusted_root()).unwrap_or_default(),
+    )?;
+    write_file(&dir.join("identity"), &format!("{}\n", stack.identity))?;
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sigstore-stack".into());
+    let u = &stack.urls;
+    let vars = [
+        ("GITSIGN_FULCIO_URL", u.fulcio.clone()),
+        ("GITSIGN_REKOR_URL", u.rekor.clone()),
+        ("GITSIGN_OIDC_ISSUER", u.oidc.clone()),
+        ("GITSIGN_OIDC_CLIENT_ID", oidc::CLIENT_ID.to_string()),
+        (
+            "GITSIGN_TRUSTED_ROOT",
+            dir.join("trusted_root.json").display().to_string(),
+        ),
+        ("GITSIGN_TOKEN_PROVIDER", "interactive".to_string()),
+        ("GITSIGN_URL_OPENER", format!("{exe} open")),
+        ("SIGSTORE_STACK_DIR", dir.display().to_string()),
+        ("SIGSTORE_STACK_IDENTITY", stack.identity.clone()),
+        ("SIGSTORE_STACK_OIDC_URL", u.oidc.clone()),
+        ("SIGSTORE_STACK_FULCIO_URL", u.fulcio.clone()),
+        ("SIGSTORE_STACK_REKOR_URL", u.rekor.clone()),
+    ];
+    let mut env =
+        String::from("# Written by sigstore-stack (test infrastructure). Source it: . DIR/env\n");
+    for (k, v) in vars {
+        env.push_str(&format!("export {k}={}\n", sh_quote(&v)));
+    }
+    write_file(&dir.join("env"), &env)?;
+
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, term.clone()).map_err(|source| StackError::Io {
+            path: PathBuf::from("<signal handler>"),
+            source,
+        })?;
+    }
+    for (listener, service) in [
+        (oidc_l, Service::Oidc),
+        (fulcio_l, Service::Fulcio),
+        (rekor_l, Service::Rekor),
+    ] {
+        let stack = stack.clone();
+        http::serve(listener, Arc::new(move |req| stack.dispatch(service, req)));
+    }
+    {
+        let log = stack.log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "oidc {}", u.oidc);
+        let _ = writeln!(out, "fulcio {}", u.fulcio);
+        let _ = writeln!(out, "rekor {}", u.rekor);
+        let _ = out.flush();
+        eprintln!(
+            "sigstore-stack: serving {} (log size {}, identity {}); env in {}",
+            dir.display(),
+            log.size(),
+            stack.identity,
+            dir.join("env").display()
+        );
+    }
+    while !term.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Entries are fsynced before they are acknowledged: there is nothing left to flush.
+    eprintln!("sigstore-stack: stopping");
+    Ok(())
+}
+
+/// `open URL`: GET it, following redirects, as a browser would after an automatic login.
+fn open(url: &str) -> Result<(), String> {
+    gitsign::io::rekor::install_crypto_provider();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client.get(url).send().map_err(|e| format!("{url}: {e}"))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().unwrap_or_default();
+        return Err(format!(
+            "{url}: HTTP {} {}",
+            status.as_u16(),
+            body.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match (&cli.command, &cli.dir) {
+        (Some(Command::Open { url }), _) => open(url),
+        (None, Some(dir)) => serve(&cli, dir).map_err(|e| e.to_string()),
+        (None, None) => Err("--dir DIR is required (or: sigstore-stack open URL)".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sigstore-stack: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
