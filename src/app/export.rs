@@ -1,6 +1,8 @@
 //! `gitsign export-bundle [REV]` / `--tag NAME`: the object's signature as a Sigstore bundle
 //! v0.3 on stdout.
 
+use std::io::Write as _;
+
 use crate::app::{AppError, OK};
 use crate::cli::ExportBundleArgs;
 use crate::core::{export, gitobj, verify};
@@ -19,6 +21,9 @@ pub fn export_bundle(args: &ExportBundleArgs) -> Result<i32, AppError> {
         .map_err(|e| AppError::failed(format!("{} {}: {}", obj.kind.name(), obj.id, e)))?;
     let bundle = export::bundle(&checked)
         .map_err(|e| AppError::failed(format!("{} {}: {e}", obj.kind.name(), obj.id)))?;
-    println!("{bundle:#}");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{bundle:#}")
+        .and_then(|()| out.flush())
+        .map_err(|e| AppError::failed(format!("cannot write the bundle: {e}")))?;
     Ok(OK)
 }
