@@ -43,6 +43,12 @@ pub struct Settings {
     /// Also read by gitsign's dependencies.
     pub rekor_public_key: Option<PathBuf>,
     pub ct_log_public_key: Option<PathBuf>,
+    /// gitsign-rs: an ID token file to use (like cosign's `filesystem` provider, which reads
+    /// `/var/run/sigstore/cosign/oidc-token`).
+    pub token_file: Option<PathBuf>,
+    /// gitsign-rs: how long the browser flow waits for the redirect before asking for the
+    /// code to be pasted (and then as long again for the paste).
+    pub oidc_timeout: Duration,
 }
 
 pub const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
@@ -124,6 +130,13 @@ impl Settings {
             ),
             rekor_public_key: path(e("SIGSTORE_REKOR_PUBLIC_KEY")),
             ct_log_public_key: path(e("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE")),
+            token_file: path(own("GITSIGN_TOKEN_FILE", "gitsign.tokenFile")),
+            oidc_timeout: Duration::from_secs(
+                own("GITSIGN_OIDC_TIMEOUT", "gitsign.oidcTimeout")
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or(120),
+            ),
         }
     }
 
