@@ -57,7 +57,14 @@ fn handle(stream: TcpStream, answer: Option<(u16, &'static str)>) {
 
 /// An unsigned JWT with these claims (Fulcio would verify it; the fakes here do not get that far).
 fn token(email: &str) -> String {
-    let claims = format!(r#"{{"iss":"https://issuer.example","sub":"s","email":"{email}"}}"#);
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let claims = format!(
+        r#"{{"iss":"https://issuer.example","sub":"s","aud":"sigstore","exp":{exp},"email":"{email}"}}"#
+    );
     format!(
         "{}.{}.c2ln",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#),
@@ -147,12 +154,12 @@ fn failure_line(stderr: &str) -> &str {
 #[test]
 fn signing_without_a_token_fails_and_git_creates_no_commit() {
     let r = Repo::new();
-    let err = r.failed_commit(&[]);
+    let err = r.failed_commit(&[("GITSIGN_TOKEN_PROVIDER", "envvar")]);
     assert!(
         err.contains("gitsign: cannot get an identity token"),
         "{err}"
     );
-    let (code, stdout, stderr) = sign_direct(&[]);
+    let (code, stdout, stderr) = sign_direct(&[("GITSIGN_TOKEN_PROVIDER", "envvar")]);
     assert_eq!(code, 1);
     assert!(stdout.is_empty());
     assert!(stderr.starts_with("[GNUPG:] BEGIN_SIGNING\n"), "{stderr}");

@@ -1,0 +1,458 @@
+//! Keyless signing end to end against the local Sigstore stack (`tests/sigstore-stack`):
+//! git signs with gitsign-rs, and git, gitsign-rs and OpenSSL accept the result; every
+//! failure of a server leaves the repository unchanged and names the step and the server.
+
+mod common;
+#[path = "common/stack.rs"]
+mod stack;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, Scratch, text};
+use stack::Stack;
+
+struct Signing {
+    s: Scratch,
+    stack: Stack,
+    env: Vec<(String, String)>,
+}
+
+impl Signing {
+    fn new() -> Signing {
+        let stack = Stack::start();
+        let s = Scratch::new();
+        let env = stack.signing_env();
+        let r = Signing { s, stack, env };
+        let id = r.stack.identity().to_string();
+        r.git(&["config", "user.email", &id]);
+        r.git(&["config", "user.name", "Dev"]);
+        // An unsigned first commit: git writes the (empty) tree before it asks for a
+        // signature, so from here on a failed signing must add no object at all.
+        let out = r.s.git(
+            &["commit", "-q", "--allow-empty", "-m", "base"],
+            &r.s.repo(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        r
+    }
+
+    fn command(&self, program: &str, extra: &[(&str, &str)]) -> Command {
+        let mut c = self.s.command(program, &self.s.repo());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.env("GIT_COMMITTER_EMAIL", self.stack.identity())
+            .env("GIT_AUTHOR_EMAIL", self.stack.identity());
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn git(&self, args: &[&str]) -> Output {
+        self.git_env(args, &[])
+    }
+
+    fn git_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let program = format!("gpg.x509.program={BIN}");
+        let mut all = vec!["-c", "gpg.format=x509", "-c", &program];
+        all.extend_from_slice(args);
+        self.command("git", extra).args(&all).output().unwrap()
+    }
+
+    fn gitsign(&self, args: &[&str]) -> Output {
+        self.command(BIN, &[]).args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let out = self.git_env(args, extra);
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        out
+    }
+
+    fn commit(&self, msg: &str, extra: &[(&str, &str)]) -> String {
+        self.ok(&["commit", "-S", "--allow-empty", "-q", "-m", msg], extra);
+        text(&self.git(&["rev-parse", "HEAD"]).stdout)
+            .trim()
+            .to_string()
+    }
+
+    fn verify_with_gitsign(&self, sub: &str, target: &str) -> Output {
+        self.gitsign(&[
+            sub,
+            target,
+            "--certificate-identity",
+            self.stack.identity(),
+            "--certificate-oidc-issuer",
+            self.stack.issuer(),
+        ])
+    }
+
+    /// HEAD and the object count: what a failed signing must leave as it was.
+    fn state(&self) -> (String, String, String) {
+        (
+            text(&self.git(&["rev-parse", "-q", "--verify", "HEAD"]).stdout),
+            text(&self.git(&["count-objects", "-v"]).stdout),
+            text(&self.git(&["tag", "-l"]).stdout),
+        )
+    }
+
+    /// A signing that must fail: returns git's stderr.
+    fn failed(&self, args: &[&str], extra: &[(&str, &str)]) -> String {
+        let before = self.state();
+        let out = self.git_env(args, extra);
+        assert!(!out.status.success(), "git {args:?} succeeded");
+        assert_eq!(self.state(), before, "git {args:?} changed the repository");
+        text(&out.stderr)
+    }
+}
+
+fn gitsign_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("gitsign: "))
+        .last()
+        .unwrap_or_else(|| panic!("no gitsign line in {stderr:?}"))
+        .to_string()
+}
+
+/// The raw commit split into payload and signature PEM (relabelled for OpenSSL).
+fn openssl_verify(r: &Signing, id: &str, kind: &str) {
+    let raw = r.git(&["cat-file", kind, id]).stdout;
+    let algo = gitsign::core::gitobj::HashAlgo::Sha1;
+    let k = if kind == "tag" {
+        gitsign::core::gitobj::ObjectKind::Tag
+    } else {
+        gitsign::core::gitobj::ObjectKind::Commit
+    };
+    let obj = gitsign::core::gitobj::split(k, &raw, algo).unwrap();
+    let dir = r.s.dir.path();
+    std::fs::write(dir.join("payload"), &obj.payload).unwrap();
+    std::fs::write(
+        dir.join("sig.pem"),
+        text(&obj.signature).replace("SIGNED MESSAGE", "CMS"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("ca.pem"), r.stack.ca_pem()).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "PEM", "-purpose", "any",
+        ])
+        .args(["-no_check_time", "-out", "/dev/null"])
+        .arg("-in")
+        .arg(dir.join("sig.pem"))
+        .arg("-content")
+        .arg(dir.join("payload"))
+        .arg("-CAfile")
+        .arg(dir.join("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl: {}", text(&out.stderr));
+    // And a flipped payload byte is refused.
+    let mut bad = obj.payload.clone();
+    bad[0] ^= 1;
+    std::fs::write(dir.join("payload"), &bad).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "PEM", "-purpose", "any",
+        ])
+        .args(["-no_check_time", "-out", "/dev/null"])
+        .arg("-in")
+        .arg(dir.join("sig.pem"))
+        .arg("-content")
+        .arg(dir.join("payload"))
+        .arg("-CAfile")
+        .arg(dir.join("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "openssl accepted a modified payload");
+}
+
+#[test]
+fn signed_commits_and_tags_verify_with_git_gitsign_and_openssl() {
+    let r = Signing::new();
+    let id = r.commit("first", &[]);
+    let second = r.commit("second", &[]);
+    assert_ne!(id, second);
+
+    let out = r.git(&["verify-commit", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = r.verify_with_gitsign("verify", &id);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("embedded in the signature"));
+    let out = r.git(&["log", "--format=%G? %GS", "-2"]);
+    let expected = format!("G {}\n", r.stack.identity());
+    assert_eq!(text(&out.stdout), expected.repeat(2));
+    openssl_verify(&r, &id, "commit");
+
+    r.ok(&["tag", "-s", "v1", "-m", "release"], &[]);
+    let out = r.git(&["verify-tag", "v1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = r.verify_with_gitsign("verify-tag", "v1");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tag = text(&r.git(&["rev-parse", "v1"]).stdout).trim().to_string();
+    openssl_verify(&r, &tag, "tag");
+
+    // Someone else's identity is refused by gitsign verify.
+    let out = r.gitsign(&[
+        "verify",
+        &id,
+        "--certificate-identity",
+        "other@example.com",
+        "--certificate-oidc-issuer",
+        r.stack.issuer(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(r.stack.stats()["entries"], 3);
+}
+
+#[test]
+fn sign_mode_writes_only_the_pem_block_on_stdout_and_gpg_status_on_the_status_fd() {
+    let r = Signing::new();
+    let mut child = r
+        .command(BIN, &[])
+        .args(["--status-fd=2", "-bsau", "Dev <dev@x>"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\nm\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pem = text(&out.stdout);
+    assert!(pem.starts_with("-----BEGIN SIGNED MESSAGE-----\n"));
+    assert!(pem.ends_with("-----END SIGNED MESSAGE-----\n"));
+    let body: Vec<&str> = pem.lines().collect();
+    assert!(body[1..body.len() - 2].iter().all(|l| l.len() == 64));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("[GNUPG:] BEGIN_SIGNING\n"), "{stderr}");
+    let created = stderr
+        .lines()
+        .find(|l| l.starts_with("[GNUPG:] SIG_CREATED D 19 8 00 "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let fingerprint = created.rsplit(' ').next().unwrap();
+    assert_eq!(fingerprint.len(), 40);
+    assert_eq!(fingerprint, fingerprint.to_ascii_lowercase());
+
+    // jj's argv, payload from a file.
+    let file = r.s.dir.path().join("payload");
+    std::fs::write(
+        &file,
+        b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nm\n",
+    )
+    .unwrap();
+    let out = r
+        .command(BIN, &[])
+        .args(["-abu", "Dev <dev@x>"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("-----BEGIN SIGNED MESSAGE-----\n"));
+}
+
+#[test]
+fn online_mode_logs_the_commit_id_and_embeds_nothing() {
+    let r = Signing::new();
+    let online = [("GITSIGN_REKOR_MODE", "online")];
+    let id = r.commit("online", &online);
+    r.ok(&["tag", "-s", "v-online", "-m", "t"], &online);
+    let out = r.verify_with_gitsign("verify", &id);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("found online"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = r.verify_with_gitsign("verify-tag", "v-online");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = r.git(&["verify-commit", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // No entry inside: a bundle cannot be made, and the log is the only proof.
+    let out = r.gitsign(&["export-bundle", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("online mode"));
+    assert_eq!(r.stack.stats()["entries"], 2);
+}
+
+#[test]
+fn export_bundle_writes_a_v03_bundle_of_the_embedded_entry() {
+    let r = Signing::new();
+    let id = r.commit("bundle", &[]);
+    let out = r.gitsign(&["export-bundle", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        b["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    let entry = &b["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["logIndex"], "0");
+    assert!(entry["canonicalizedBody"].is_string());
+    assert!(b["messageSignature"]["signature"].is_string());
+    r.ok(&["tag", "-s", "vb", "-m", "t"], &[]);
+    let out = r.gitsign(&["export-bundle", "--tag", "vb"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn match_committer_signs_as_the_committer_and_refuses_anyone_else() {
+    let r = Signing::new();
+    let mc = [("GITSIGN_MATCH_COMMITTER", "true")];
+    r.commit("mine", &mc);
+    let err = r.failed(
+        &["commit", "-S", "--allow-empty", "-m", "theirs"],
+        &[
+            ("GITSIGN_MATCH_COMMITTER", "true"),
+            ("GIT_COMMITTER_EMAIL", "someone@else.example"),
+        ],
+    );
+    assert!(err.contains("gitsign.matchCommitter"), "{err}");
+    assert_eq!(r.stack.stats()["certificates"], 1);
+}
+
+#[test]
+fn tokens_that_fulcio_or_the_token_check_refuse_fail_the_commit() {
+    let r = Signing::new();
+    // Fulcio refuses a subject-only token whose subject is not a URI.
+    let token = r
+        .stack
+        .token_with(serde_json::json!({"email": "", "sub": "not-an-email"}));
+    let err = r.failed(
+        &["commit", "-S", "--allow-empty", "-m", "x"],
+        &[("SIGSTORE_ID_TOKEN", &token)],
+    );
+    let line = gitsign_line(&err);
+    assert!(
+        line.starts_with(&format!("gitsign: Fulcio at {} refused", r.stack.fulcio())),
+        "{line}"
+    );
+    assert!(line.contains("HTTP 400"), "{line}");
+    // An expired token never leaves the machine.
+    let token = r.stack.token_with(serde_json::json!({"exp_in": -120}));
+    let err = r.failed(
+        &["commit", "-S", "--allow-empty", "-m", "x"],
+        &[("SIGSTORE_ID_TOKEN", &token)],
+    );
+    assert!(
+        gitsign_line(&err).starts_with("gitsign: cannot get an identity token"),
+        "{err}"
+    );
+    assert_eq!(r.stack.stats()["certificates"], 0);
+}
+
+/// Every fault of one service fails `git commit -S` and `git tag -s`, names the server, and
+/// leaves the repository as it was; the next signature after clearing the fault succeeds.
+fn faults_fail_cleanly(service: &str) {
+    let r = Signing::new();
+    r.commit("base", &[]);
+    let url = match service {
+        "fulcio" => r.stack.fulcio().to_string(),
+        _ => r.stack.rekor().to_string(),
+    };
+    let name = if service == "fulcio" {
+        "Fulcio"
+    } else {
+        "Rekor"
+    };
+    let timeout = [("GITSIGN_REKOR_TIMEOUT", "2")];
+    for (mode, says) in [
+        ("status500", "HTTP 500"),
+        ("garbage", "unreadable"),
+        ("wrong-chain", "does not check out"),
+        ("slow", "within 2s"),
+    ] {
+        r.stack.fault(&url, mode);
+        for args in [
+            &["commit", "-S", "--allow-empty", "-m", "faulty"][..],
+            &["tag", "-s", "faulty", "-m", "t"][..],
+        ] {
+            let start = Instant::now();
+            let err = r.failed(args, &timeout);
+            assert!(start.elapsed() < Duration::from_secs(20), "{mode}");
+            let line = gitsign_line(&err);
+            assert!(line.contains(&format!("{name} at {url}")), "{mode}: {line}");
+            assert!(line.contains(says), "{mode}: {line}");
+        }
+        if service == "rekor" {
+            // Online mode fails the same way.
+            let err = r.failed(
+                &["commit", "-S", "--allow-empty", "-m", "faulty"],
+                &[
+                    ("GITSIGN_REKOR_TIMEOUT", "2"),
+                    ("GITSIGN_REKOR_MODE", "online"),
+                ],
+            );
+            assert!(gitsign_line(&err).contains(says), "{mode} online: {err}");
+        }
+    }
+    r.stack.fault(&url, "none");
+    r.commit("after", &[]);
+}
+
+#[test]
+fn fulcio_failures_leave_the_repository_unchanged() {
+    faults_fail_cleanly("fulcio");
+}
+
+#[test]
+fn rekor_failures_leave_the_repository_unchanged() {
+    faults_fail_cleanly("rekor");
+}
+
+#[test]
+fn a_duplicate_upload_gets_the_existing_entry_after_409() {
+    use gitsign::core::{keys::sha256, pem, tlog};
+    use gitsign::io::{fulcio::FulcioClient, key::EphemeralKey, rekor::RekorClient};
+    let stack = Stack::start();
+    let key = EphemeralKey::generate().unwrap();
+    let token = gitsign::io::oidc::ambient_token(&stack.token(), now()).unwrap();
+    let chain = FulcioClient::new(stack.fulcio(), Duration::from_secs(10))
+        .unwrap()
+        .signing_cert(&token, &key)
+        .unwrap();
+    let leaf_pem = pem::encode("CERTIFICATE", &chain[0]);
+    let body = tlog::hashedrekord_body(&sha256(b"data"), &key.sign(b"data"), &leaf_pem);
+    let rekor = RekorClient::new(stack.rekor(), Duration::from_secs(10)).unwrap();
+    let first = rekor.upload(&body).unwrap();
+    let again = rekor.upload(&body).unwrap();
+    // The same entry (the checkpoint may be signed afresh), and it checks out.
+    assert_eq!(
+        (
+            first.log_index,
+            first.integrated_time,
+            &first.canonicalized_body
+        ),
+        (
+            again.log_index,
+            again.integrated_time,
+            &again.canonicalized_body
+        )
+    );
+    let trust =
+        gitsign::core::trust::TrustedRoot::from_json(&std::fs::read(stack.trusted_root()).unwrap())
+            .unwrap();
+    let keys = gitsign::core::verify::log_keys(&trust);
+    tlog::verify_entry(&again, &body, &keys).unwrap();
+    assert_eq!(stack.stats()["entries"], 1);
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
