@@ -117,8 +117,7 @@ impl Signing {
 fn gitsign_line(stderr: &str) -> String {
     stderr
         .lines()
-        .filter(|l| l.starts_with("gitsign: "))
-        .last()
+        .rfind(|l| l.starts_with("gitsign: "))
         .unwrap_or_else(|| panic!("no gitsign line in {stderr:?}"))
         .to_string()
 }
