@@ -455,3 +455,41 @@ fn now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+#[test]
+fn setup_configures_git_so_plain_commits_and_tags_are_signed() {
+    let r = Signing::new();
+    let run = |args: &[&str], extra: &[(&str, &str)]| {
+        let out = r.command(BIN, extra).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let said = run(&["setup"], &[]);
+    assert!(said.contains("gpg.format = x509 (was unset)"), "{said}");
+    assert!(said.contains("commit.gpgsign = true (was unset)"), "{said}");
+    let again = run(&["setup", "--local"], &[]);
+    assert_eq!(again.matches("(unchanged)").count(), 4, "{again}");
+
+    let plain_git = |args: &[&str]| {
+        let out = r.command("git", &[]).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let program = plain_git(&["config", "--local", "gpg.x509.program"]);
+    assert!(
+        std::path::Path::new(program.trim()).is_absolute(),
+        "{program}"
+    );
+    plain_git(&["commit", "--allow-empty", "-q", "-m", "signed by config"]);
+    plain_git(&["tag", "-m", "t", "v-setup"]);
+    plain_git(&["verify-commit", "HEAD"]);
+    plain_git(&["verify-tag", "v-setup"]);
+
+    // --global writes the user's file, not the repository's.
+    let global = r.s.dir.path().join("global.gitconfig");
+    let g = global.to_str().unwrap();
+    let said = run(&["setup", "--global"], &[("GIT_CONFIG_GLOBAL", g)]);
+    assert!(said.contains("tag.gpgsign = true (was unset)"), "{said}");
+    let text_of = std::fs::read_to_string(&global).unwrap();
+    assert!(text_of.contains("format = x509"), "{text_of}");
+}
