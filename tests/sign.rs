@@ -493,3 +493,72 @@ fn setup_configures_git_so_plain_commits_and_tags_are_signed() {
     let text_of = std::fs::read_to_string(&global).unwrap();
     assert!(text_of.contains("format = x509"), "{text_of}");
 }
+
+/// The `sigstore` PyPI package (an independent verifier) accepts the bundle of a commit we
+/// signed, with the stack's trust root, offline. Needs its CLI: `SIGSTORE_CLI=/path/to/sigstore
+/// cargo test --test sign -- --ignored` (checked with sigstore 4.1.0).
+#[test]
+#[ignore = "needs the sigstore PyPI CLI in SIGSTORE_CLI"]
+fn bundles_of_our_commits_verify_with_sigstore_python() {
+    use base64::Engine as _;
+    let cli = std::env::var("SIGSTORE_CLI").expect("SIGSTORE_CLI=/path/to/sigstore");
+    let r = Signing::new();
+    let id = r.commit("bundle", &[]);
+    let out = r.gitsign(&["export-bundle", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dir = r.s.dir.path();
+    std::fs::write(dir.join("bundle.json"), &out.stdout).unwrap();
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.stack.trusted_root()).unwrap()).unwrap();
+    let service = |url: &str| {
+        serde_json::json!([{"url": url, "majorApiVersion": 1, "operator": "sigstore-stack",
+            "validFor": {"start": "2020-01-01T00:00:00Z"}}])
+    };
+    let config = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": root,
+        "signingConfig": {
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": service(r.stack.fulcio()),
+            "oidcUrls": service(r.stack.issuer()),
+            "rekorTlogUrls": service(r.stack.rekor()),
+            "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        },
+    });
+    std::fs::write(dir.join("trust.json"), config.to_string()).unwrap();
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(
+            bundle["messageSignature"]["messageDigest"]["digest"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let verify = |identity: &str| {
+        Command::new(&cli)
+            .arg("--trust-config")
+            .arg(dir.join("trust.json"))
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(dir.join("bundle.json"))
+            .args([
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                r.stack.issuer(),
+            ])
+            .arg(format!("sha256:{hex}"))
+            .output()
+            .unwrap()
+    };
+    let out = verify(r.stack.identity());
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(!verify("other@example.com").status.success());
+}
