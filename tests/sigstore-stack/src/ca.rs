@@ -117,6 +117,22 @@ fn key_id(key: &SigningKey) -> Vec<u8> {
         .to_vec()
 }
 
+/// [`key_id`] of a DER SubjectPublicKeyInfo.
+fn spki_key_id(spki: &[u8]) -> Result<Vec<u8>, StackError> {
+    let bits = (|| {
+        let seq = gitsign::core::der::parse_single(spki, tag::SEQUENCE)?;
+        let mut r = seq.reader();
+        r.read(tag::SEQUENCE)?;
+        r.read(tag::BIT_STRING)?.bit_string_bytes()
+    })()
+    .map_err(|_| StackError::Crypto("malformed SubjectPublicKeyInfo"))?;
+    Ok(
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, bits)
+            .as_ref()
+            .to_vec(),
+    )
+}
+
 struct Tbs<'a> {
     serial: &'a [u8],
     issuer: &'a [u8],
@@ -343,11 +359,7 @@ impl Ca {
             ext(
                 oid::SUBJECT_KEY_ID,
                 false,
-                &encode(
-                    tag::OCTET_STRING,
-                    &ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, spki).as_ref()
-                        [..20],
-                ),
+                &encode(tag::OCTET_STRING, &spki_key_id(spki)?),
             ),
             ext(
                 oid::AUTHORITY_KEY_ID,
@@ -468,6 +480,10 @@ mod tests {
         let pre = Certificate::from_der(&issued.precert_der).unwrap();
         assert!(pre.extension(OID_POISON).is_some());
         assert!(leaf.extension(OID_POISON).is_none());
+        assert_eq!(
+            leaf.extension(oid::SUBJECT_KEY_ID).unwrap(),
+            encode(tag::OCTET_STRING, &key_id(&leaf_key))
+        );
         assert_eq!(leaf.not_after() - leaf.not_before(), LEAF_LIFETIME);
         let id = leaf.identity().unwrap();
         assert_eq!(id.san.to_string(), "dev@example.test");

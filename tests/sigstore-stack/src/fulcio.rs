@@ -68,12 +68,26 @@ fn check_request(stack: &Stack, token: &str, spki: &[u8], proof: &[u8]) -> Resul
 }
 
 /// Issues the chain (leaf first) for a checked request; the wrong-chain fault issues from a
-/// CA nobody trusts.
+/// CA nobody trusts, wrong-key and wrong-identity certify something else than was asked.
 fn issue(stack: &Stack, spki: &[u8], san: &San, fault: Fault) -> Result<Vec<String>, Refusal> {
     let ca = if fault == Fault::WrongChain {
         &stack.rogue_ca
     } else {
         &stack.ca
+    };
+    let other_key;
+    let spki = if fault == Fault::WrongKey {
+        other_key = crate::keys::SigningKey::ephemeral(crate::keys::Curve::P256)
+            .map_err(|e| (500, e.to_string()))?;
+        other_key.spki_der()
+    } else {
+        spki
+    };
+    let other_san = San::Email("someone-else@gitsign-rs.test".into());
+    let san = if fault == Fault::WrongIdentity {
+        &other_san
+    } else {
+        san
     };
     let issued = ca
         .issue(spki, san, &stack.urls.oidc, &stack.ctlog_key, now())

@@ -157,7 +157,7 @@ fn read_request(stream: &TcpStream) -> Result<Request, (u16, &'static str)> {
         let mut line = Vec::new();
         let n = reader
             .by_ref()
-            .take((MAX_HEADER_BYTES - head.len().min(MAX_HEADER_BYTES)) as u64)
+            .take(MAX_HEADER_BYTES.saturating_sub(head.len()) as u64)
             .read_until(b'\n', &mut line)
             .map_err(|_| (400, "could not read the request"))?;
         if n == 0 || !line.ends_with(b"\n") {

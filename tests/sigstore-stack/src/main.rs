@@ -10,7 +10,8 @@
 //! listener), completing a browser login with nobody at the keyboard.
 //!
 //! Fault injection (for failure tests), on each service: `POST /admin/fault` with
-//! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow"}`. See README.md.
+//! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow" | "wrong-key" |
+//! "wrong-identity" | "wrong-entry"}`. See [`Fault`] and README.md.
 //!
 //! Non-goals: TLS, Rekor v2, timestamp authorities, CSRs, other entry kinds, performance
 //! beyond tests.
@@ -106,6 +107,13 @@ pub enum Fault {
     WrongChain,
     /// Sleep 30 s, then answer normally.
     Slow,
+    /// Fulcio: a trusted certificate for another key than the one submitted.
+    WrongKey,
+    /// Fulcio: a trusted certificate for another identity than the token's.
+    WrongIdentity,
+    /// Rekor: logs and returns a valid entry for another digest than the one submitted
+    /// (signature unchecked), as a lying log would.
+    WrongEntry,
 }
 
 impl Fault {
@@ -116,6 +124,9 @@ impl Fault {
             "garbage" => Fault::Garbage,
             "wrong-chain" => Fault::WrongChain,
             "slow" => Fault::Slow,
+            "wrong-key" => Fault::WrongKey,
+            "wrong-identity" => Fault::WrongIdentity,
+            "wrong-entry" => Fault::WrongEntry,
             _ => return None,
         })
     }
@@ -126,6 +137,9 @@ impl Fault {
             Fault::Garbage => "garbage",
             Fault::WrongChain => "wrong-chain",
             Fault::Slow => "slow",
+            Fault::WrongKey => "wrong-key",
+            Fault::WrongIdentity => "wrong-identity",
+            Fault::WrongEntry => "wrong-entry",
         }
     }
 }
@@ -156,7 +170,6 @@ pub struct Urls {
 }
 
 pub struct Stack {
-    pub dir: PathBuf,
     pub identity: String,
     pub urls: Urls,
     pub device_auto_approve: bool,
@@ -207,7 +220,7 @@ impl Stack {
                 let Some(mode) = mode else {
                     return Response::error(
                         400,
-                        r#"expected {"mode": "none"|"status500"|"garbage"|"wrong-chain"|"slow"}"#,
+                        r#"expected {"mode": "none"|"status500"|"garbage"|"wrong-chain"|"slow"|"wrong-key"|"wrong-identity"|"wrong-entry"}"#,
                     );
                 };
                 *self.faults[s as usize]
@@ -238,7 +251,11 @@ impl Stack {
                 return Response::new(200, "application/json", &b"\x00\xffnot json {{{"[..]);
             }
             Fault::Slow => std::thread::sleep(Duration::from_secs(30)),
-            Fault::None | Fault::WrongChain => {}
+            Fault::None
+            | Fault::WrongChain
+            | Fault::WrongKey
+            | Fault::WrongIdentity
+            | Fault::WrongEntry => {}
         }
         match s {
             Service::Oidc => oidc::handle(self, &req, fault),
@@ -276,6 +293,29 @@ impl Stack {
             }],
             "ctlogs": [log(&self.ctlog_key, &self.urls.fulcio)],
             "timestampAuthorities": [],
+        })
+    }
+}
+
+impl Stack {
+    /// `DIR/signing_config.json`: protobuf-specs SigningConfig v0.2 naming the stack's services.
+    fn signing_config(&self) -> serde_json::Value {
+        let service = |url: &str| {
+            json!([{
+                "url": url,
+                "majorApiVersion": 1,
+                "validFor": {"start": format_rfc3339(self.ca.not_before)},
+                "operator": "sigstore-stack.test",
+            }])
+        };
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": service(&self.urls.fulcio),
+            "oidcUrls": service(&self.urls.oidc),
+            "rekorTlogUrls": service(&self.urls.rekor),
+            "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
         })
     }
 }
@@ -333,6 +373,18 @@ fn write_file(path: &Path, text: &str) -> Result<(), StackError> {
         })
 }
 
+/// The program path as one word of a `gitsign.urlOpener` command line (quoted if needed).
+fn opener_word(exe: &str) -> String {
+    if exe
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b))
+    {
+        exe.to_string()
+    } else {
+        sh_quote(exe)
+    }
+}
+
 /// Single-quotes a value for the shell.
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -353,6 +405,27 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     for sub in ["keys", "ca", "rekor", "ctlog"] {
         mkdir(&dir.join(sub))?;
     }
+    // Two stacks appending to one log would interleave entries: one stack per DIR. The lock
+    // goes with the process, however it ends.
+    let lock_path = dir.join("lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StackError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+    if lock.try_lock().is_err() {
+        return Err(StackError::State {
+            path: lock_path,
+            what: "another sigstore-stack is serving this directory",
+        });
+    }
+    // DIR/env exists while a stack serves: scripts wait for it to appear.
+    let env_path = dir.join("env");
+    let _ = fs::remove_file(&env_path);
     let now = now();
     let keys = dir.join("keys");
     let (oidc_l, oidc_url) = bind(cli.oidc_port)?;
@@ -386,12 +459,25 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
             Mutex::new(Fault::None),
         ],
         precerts: Mutex::new(precerts),
-        dir: dir.clone(),
     });
 
     write_file(
         &dir.join("trusted_root.json"),
         &serde_json::to_string_pretty(&stack.trusted_root()).unwrap_or_default(),
+    )?;
+    write_file(
+        &dir.join("signing_config.json"),
+        &serde_json::to_string_pretty(&stack.signing_config()).unwrap_or_default(),
+    )?;
+    // What `sigstore --trust-config FILE` (sigstore-python) reads: root and signing config.
+    write_file(
+        &dir.join("trust_config.json"),
+        &serde_json::to_string_pretty(&json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": stack.trusted_root(),
+            "signingConfig": stack.signing_config(),
+        }))
+        .unwrap_or_default(),
     )?;
     write_file(&dir.join("identity"), &format!("{}\n", stack.identity))?;
     let exe = std::env::current_exe()
@@ -408,7 +494,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
             dir.join("trusted_root.json").display().to_string(),
         ),
         ("GITSIGN_TOKEN_PROVIDER", "interactive".to_string()),
-        ("GITSIGN_URL_OPENER", format!("{exe} open")),
+        ("GITSIGN_URL_OPENER", format!("{} open", opener_word(&exe))),
         ("SIGSTORE_STACK_DIR", dir.display().to_string()),
         ("SIGSTORE_STACK_IDENTITY", stack.identity.clone()),
         ("SIGSTORE_STACK_OIDC_URL", u.oidc.clone()),
@@ -420,7 +506,6 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     for (k, v) in vars {
         env.push_str(&format!("export {k}={}\n", sh_quote(&v)));
     }
-    write_file(&dir.join("env"), &env)?;
 
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -437,6 +522,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         let stack = stack.clone();
         http::serve(listener, Arc::new(move |req| stack.dispatch(service, req)));
     }
+    write_file(&env_path, &env)?;
     {
         let log = stack.log.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = std::io::stdout().lock();
@@ -456,6 +542,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Entries are fsynced before they are acknowledged: there is nothing left to flush.
+    let _ = fs::remove_file(&env_path);
     eprintln!("sigstore-stack: stopping");
     Ok(())
 }

@@ -324,10 +324,24 @@ fn token_response(stack: &Stack, nonce: Option<String>, fault: Fault) -> Respons
     }
 }
 
+/// The client id from the form, or from HTTP Basic client authentication (RFC 6749 §2.3.1;
+/// this public client's secret, if any, is not checked).
+fn client_id(req: &Request, form: &[(String, String)]) -> Option<String> {
+    lookup(form, "client_id").or_else(|| {
+        let basic = req.header("authorization")?.strip_prefix("Basic ")?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let id = text.split_once(':').map_or(text.as_str(), |(id, _)| id);
+        Some(crate::http::percent_decode(id))
+    })
+}
+
 fn token(stack: &Stack, req: &Request, fault: Fault) -> Response {
     let form = req.form();
     let get = |k: &str| lookup(&form, k);
-    if get("client_id").as_deref() != Some(CLIENT_ID) {
+    if client_id(req, &form).as_deref() != Some(CLIENT_ID) {
         return Response::oauth_error(401, "invalid_client", "unknown client_id");
     }
     match get("grant_type").as_deref() {

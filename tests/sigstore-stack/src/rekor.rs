@@ -182,6 +182,9 @@ impl Log {
 
     /// The index of an entry by UUID: 64 hex digits, or 80 with the 16-digit tree id first.
     fn find(&self, uuid: &str) -> Option<usize> {
+        if !uuid.is_ascii() {
+            return None;
+        }
         let uuid = uuid.to_ascii_lowercase();
         let key = match uuid.len() {
             80 if uuid[..16] == format!("{:016x}", self.tree_id) => &uuid[16..],
@@ -404,8 +407,30 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The wrong-entry fault's decoy: the same entry with the first digest byte changed.
+fn decoy(body: &[u8]) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let spec = &v["spec"];
+    let mut digest: [u8; 32] = unhex(spec["data"]["hash"]["value"].as_str()?)?
+        .try_into()
+        .ok()?;
+    digest[0] ^= 0xff;
+    let sig = B64.decode(spec["signature"]["content"].as_str()?).ok()?;
+    let pem_text = B64
+        .decode(spec["signature"]["publicKey"]["content"].as_str()?)
+        .ok()?;
+    Some(hashedrekord_body(
+        &digest,
+        &sig,
+        std::str::from_utf8(&pem_text).ok()?,
+    ))
+}
+
 fn create_entry(stack: &Stack, req: &Request, fault: Fault) -> Result<Response, StackError> {
     let body = match req.json().and_then(|v| canonical_body(&v)) {
+        Ok(b) if fault == Fault::WrongEntry => {
+            decoy(&b).ok_or(StackError::Crypto("a checked body did not parse"))?
+        }
         Ok(b) => b,
         Err(e) => return Ok(Response::error(400, &e)),
     };
@@ -623,6 +648,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn entry_line(n: u8) -> String {
+        let key = crate::keys::SigningKey::ephemeral(crate::keys::Curve::P256).unwrap();
+        let body = hashedrekord_body(
+            &[n; 32],
+            &[1, 2, 3],
+            &pem::encode("PUBLIC KEY", key.spki_der()),
+        );
+        json!({"body": B64.encode(&body), "integratedTime": 1, "set": B64.encode([n])}).to_string()
+            + "\n"
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_a_corrupt_line_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("entries.jsonl");
+        let (a, b) = (entry_line(1), entry_line(2));
+        fs::write(&path, format!("{a}{}", &b[..b.len() / 2])).unwrap();
+        let log = Log::open(dir.path()).unwrap();
+        assert_eq!(log.size(), 1);
+        assert_eq!(fs::read_to_string(&path).unwrap(), a);
+        drop(log);
+
+        fs::write(&path, format!("{a}{{not json}}\n{b}")).unwrap();
+        assert!(matches!(
+            Log::open(dir.path()),
+            Err(StackError::State { .. })
+        ));
     }
 
     #[test]
