@@ -354,4 +354,25 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn token_file_and_oidc_timeout_come_from_git_config_or_gitsign_variables() {
+        let git: HashMap<String, String> = [
+            ("gitsign.tokenfile".to_string(), "/git/token".to_string()),
+            ("gitsign.oidctimeout".to_string(), "30".to_string()),
+        ]
+        .into();
+        let s = Settings::resolve(&git, &env_of(&[]));
+        assert_eq!(s.token_file, Some(PathBuf::from("/git/token")));
+        assert_eq!(s.oidc_timeout, Duration::from_secs(30));
+        let s = Settings::resolve(
+            &git,
+            &env_of(&[
+                ("GITSIGN_TOKEN_FILE", "/env/token"),
+                ("GITSIGN_OIDC_TIMEOUT", "0"),
+            ]),
+        );
+        assert_eq!(s.token_file, Some(PathBuf::from("/env/token")));
+        assert_eq!(s.oidc_timeout, Duration::from_secs(120));
+    }
 }

@@ -168,7 +168,7 @@ impl PasteInput {
 
 /// What the user pasted: the code, or the whole redirect URL from the browser's address
 /// bar (then its state must be ours).
-pub fn parse_paste(text: &str, state: &str) -> Result<Zeroizing<String>, OidcError> {
+pub fn parse_paste(text: &str, state: &str, issuer: &str) -> Result<Zeroizing<String>, OidcError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(OidcError::BadPaste("nothing was pasted".into()));
@@ -176,7 +176,7 @@ pub fn parse_paste(text: &str, state: &str) -> Result<Zeroizing<String>, OidcErr
     if let Ok(u) = Url::parse(text)
         && u.query().is_some()
     {
-        return match callback_params(&u, state) {
+        return match callback_params(&u, state, issuer) {
             Callback::Code(code) => Ok(code),
             Callback::Error { error, .. } => Err(OidcError::BadPaste(format!(
                 "the URL carries the error {error:?}"
@@ -185,6 +185,9 @@ pub fn parse_paste(text: &str, state: &str) -> Result<Zeroizing<String>, OidcErr
                 "the URL belongs to another login (state differs)".into(),
             )),
             Callback::Ignore => Err(OidcError::BadPaste("the URL has no code".into())),
+            Callback::WrongIssuer(iss) => Err(OidcError::BadPaste(format!(
+                "the URL comes from issuer {iss:?}"
+            ))),
         };
     }
     if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -200,10 +203,13 @@ enum Callback {
         description: Option<String>,
     },
     WrongState,
+    /// RFC 9207: the response names another issuer (a mix-up attack, or a misconfiguration).
+    WrongIssuer(String),
     Ignore,
 }
 
-fn callback_params(u: &Url, state: &str) -> Callback {
+fn callback_params(u: &Url, state: &str, issuer: &str) -> Callback {
+    let mut iss = None;
     let mut code = None;
     let mut got_state = None;
     let mut error = None;
@@ -214,10 +220,17 @@ fn callback_params(u: &Url, state: &str) -> Callback {
             "state" => got_state = Some(v.into_owned()),
             "error" => error = Some(v.into_owned()),
             "error_description" => description = Some(v.into_owned()),
+            "iss" => iss = Some(v.into_owned()),
             _ => {}
         }
     }
     let state_ok = got_state.as_deref() == Some(state);
+    if state_ok
+        && let Some(iss) = iss
+        && iss.trim_end_matches('/') != issuer.trim_end_matches('/')
+    {
+        return Callback::WrongIssuer(iss);
+    }
     match (code, error) {
         (_, Some(error)) if state_ok => Callback::Error { error, description },
         (Some(code), None) if state_ok => Callback::Code(code),
@@ -248,6 +261,7 @@ fn serve(
     listener: TcpListener,
     path: String,
     state: String,
+    issuer: String,
     autoclose: Option<u64>,
     tx: mpsc::Sender<Event>,
     stop: Arc<AtomicBool>,
@@ -289,7 +303,7 @@ fn serve(
             respond(&mut stream, "404 Not Found", "not found");
             continue;
         }
-        match callback_params(&u, &state) {
+        match callback_params(&u, &state, &issuer) {
             Callback::Code(code) => {
                 respond(&mut stream, "200 OK", &ok_page);
                 let _ = tx.send(Event::Callback(Ok(code)));
@@ -298,6 +312,14 @@ fn serve(
             Callback::Error { error, description } => {
                 respond(&mut stream, "200 OK", PAGE_ERR);
                 let _ = tx.send(Event::Callback(Err((error, description))));
+                return;
+            }
+            Callback::WrongIssuer(iss) => {
+                respond(&mut stream, "400 Bad Request", PAGE_ERR);
+                let _ = tx.send(Event::Callback(Err((
+                    "mixed_up_issuer".into(),
+                    Some(format!("the redirect names issuer {iss:?}")),
+                ))));
                 return;
             }
             // Not ours (a stale tab, a forged request): keep waiting for the real one.
@@ -494,7 +516,11 @@ pub fn show_url(settings: &Settings, ui: &mut Reporter, ambient: &Ambient, url: 
             None
         }
     });
-    ui.say("Your browser will now be opened to:");
+    ui.say(if opener.is_some() {
+        "Your browser will now be opened to:"
+    } else {
+        "Open this URL in a browser to sign in:"
+    });
     ui.say(url);
     if let Some(opener) = opener {
         let result = opener_command(&opener, url)
@@ -526,8 +552,9 @@ pub fn run(
     let has_listener = listener.is_some();
     if let Some((l, path)) = listener {
         let (tx, stop, state) = (tx.clone(), stop.clone(), state.clone());
+        let issuer = discovery.issuer.clone();
         let autoclose = settings.autoclose.then_some(settings.autoclose_timeout);
-        std::thread::spawn(move || serve(l, path, state, autoclose, tx, stop));
+        std::thread::spawn(move || serve(l, path, state, issuer, autoclose, tx, stop));
     }
     show_url(settings, ui, ambient, auth.as_str());
 
@@ -545,13 +572,13 @@ pub fn run(
                 } else {
                     "Paste the code (or the whole URL the browser ended on) and press Enter:"
                 });
-        let (tx, state) = (tx.clone(), state.clone());
+        let (tx, state, issuer) = (tx.clone(), state.clone(), discovery.issuer.clone());
         std::thread::spawn(move || {
             let mut line = Zeroizing::new(String::new());
             let mut r = BufReader::new(reader.take(64 * 1024));
             let got = match r.read_line(&mut line) {
                 Ok(0) | Err(_) => Err(OidcError::BadPaste("no input".into())),
-                Ok(_) => parse_paste(&line, &state),
+                Ok(_) => parse_paste(&line, &state, &issuer),
             };
             let _ = tx.send(Event::Pasted(got));
         });
@@ -658,19 +685,43 @@ mod tests {
         let ok = parse_paste(
             "  http://localhost:1234/auth/callback?code=abc&state=S1\n",
             "S1",
+            "https://op",
         )
         .unwrap();
         assert_eq!(ok.as_str(), "abc");
+        // RFC 9207: an authorization response from another issuer is refused.
         assert!(matches!(
-            parse_paste("http://localhost/auth/callback?code=abc&state=S2", "S1"),
+            parse_paste("http://localhost/cb?code=abc&state=S1&iss=https%3A%2F%2Fevil", "S1", "https://op"),
+            Err(OidcError::BadPaste(m)) if m.contains("evil")
+        ));
+        assert_eq!(
+            parse_paste(
+                "http://localhost/cb?code=abc&state=S1&iss=https%3A%2F%2Fop",
+                "S1",
+                "https://op"
+            )
+            .unwrap()
+            .as_str(),
+            "abc"
+        );
+        assert!(matches!(
+            parse_paste(
+                "http://localhost/auth/callback?code=abc&state=S2",
+                "S1",
+                "https://op"
+            ),
             Err(OidcError::BadPaste(_))
         ));
         assert!(matches!(
-            parse_paste("http://localhost/cb?code=abc", "S1"),
+            parse_paste("http://localhost/cb?code=abc", "S1", "https://op"),
             Err(OidcError::BadPaste(_))
         ));
         assert!(matches!(
-            parse_paste("http://localhost/cb?error=access_denied&state=S1", "S1"),
+            parse_paste(
+                "http://localhost/cb?error=access_denied&state=S1",
+                "S1",
+                "https://op"
+            ),
             Err(OidcError::BadPaste(_))
         ));
     }
@@ -678,11 +729,13 @@ mod tests {
     #[test]
     fn a_pasted_bare_code_is_taken_as_is() {
         assert_eq!(
-            parse_paste("abc-DEF_123\n", "S").unwrap().as_str(),
+            parse_paste("abc-DEF_123\n", "S", "https://op")
+                .unwrap()
+                .as_str(),
             "abc-DEF_123"
         );
-        assert!(parse_paste("   \n", "S").is_err());
-        assert!(parse_paste("two words", "S").is_err());
+        assert!(parse_paste("   \n", "S", "https://op").is_err());
+        assert!(parse_paste("two words", "S", "https://op").is_err());
     }
 
     #[test]
@@ -693,7 +746,17 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
-        std::thread::spawn(move || serve(l, "/auth/callback".into(), "ST".into(), Some(6), tx, s2));
+        std::thread::spawn(move || {
+            serve(
+                l,
+                "/auth/callback".into(),
+                "ST".into(),
+                "https://op".into(),
+                Some(6),
+                tx,
+                s2,
+            )
+        });
         let get = |target: &str| {
             let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
             write!(s, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
@@ -704,12 +767,94 @@ mod tests {
         assert!(get("/favicon.ico").starts_with("HTTP/1.1 404"));
         assert!(get("/auth/callback?code=forged&state=WRONG").starts_with("HTTP/1.1 400"));
         assert!(rx.try_recv().is_err());
-        let page = get("/auth/callback?code=C0DE&state=ST");
+        let page = get("/auth/callback?code=C0DE&state=ST&iss=https%3A%2F%2Fop");
         assert!(page.starts_with("HTTP/1.1 200") && page.contains("window.close"));
         match rx.recv_timeout(Duration::from_secs(5)).unwrap() {
             Event::Callback(Ok(code)) => assert_eq!(code.as_str(), "C0DE"),
             _ => panic!("expected the code"),
         }
         stop.store(true, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn the_loopback_listener_aborts_on_a_redirect_naming_another_issuer() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        std::thread::spawn(move || {
+            serve(
+                l,
+                "/cb".into(),
+                "ST".into(),
+                "https://op".into(),
+                None,
+                tx,
+                s2,
+            )
+        });
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET /cb?code=C&state=ST&iss=https%3A%2F%2Fevil HTTP/1.1\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 400"));
+        match rx.recv_timeout(Duration::from_secs(5)).unwrap() {
+            Event::Callback(Err((error, _))) => assert_eq!(error, "mixed_up_issuer"),
+            _ => panic!("expected an error"),
+        }
+        stop.store(true, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn authorize_url_carries_pkce_state_nonce_and_the_dex_connector() {
+        let d = Discovery {
+            issuer: "https://op".into(),
+            authorization_endpoint: Some("https://op/auth?prompt=login".into()),
+            token_endpoint: "https://op/token".into(),
+            jwks_uri: "https://op/keys".into(),
+            device_authorization_endpoint: None,
+            token_auth_methods: vec![],
+        };
+        let mut s = Settings::resolve(&std::collections::HashMap::new(), &|_| None);
+        s.connector_id = Some("https://github.com/login/oauth".into());
+        let pkce = Pkce::generate();
+        let u = authorize_url(
+            &d,
+            &s,
+            "http://localhost:9/auth/callback",
+            &pkce,
+            "ST",
+            "NO",
+        )
+        .unwrap();
+        let q: std::collections::HashMap<String, String> = u.query_pairs().into_owned().collect();
+        assert_eq!(q["prompt"], "login", "the endpoint's own query is kept");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "sigstore");
+        assert_eq!(q["scope"], "openid email");
+        assert_eq!(q["redirect_uri"], "http://localhost:9/auth/callback");
+        assert_eq!((q["state"].as_str(), q["nonce"].as_str()), ("ST", "NO"));
+        assert_eq!(q["code_challenge"], pkce.challenge());
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["connector_id"], "https://github.com/login/oauth");
+        assert!(!u.as_str().contains(pkce.verifier()));
+
+        s.connector_id = None;
+        let u = authorize_url(&d, &s, "http://localhost:9/cb", &pkce, "ST", "NO").unwrap();
+        assert!(!u.as_str().contains("connector_id"));
+        let insecure = Discovery {
+            authorization_endpoint: Some("http://op.example/auth".into()),
+            ..d
+        };
+        assert!(matches!(
+            authorize_url(&insecure, &s, "http://localhost:9/cb", &pkce, "ST", "NO"),
+            Err(OidcError::Insecure { .. })
+        ));
     }
 }

@@ -94,11 +94,7 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| OidcError::Unreachable {
-                step: "HTTP client setup",
-                url: String::new(),
-                error: e.to_string(),
-            })?;
+            .map_err(|e| OidcError::HttpClient(e.to_string()))?;
         Ok(Http { client })
     }
 

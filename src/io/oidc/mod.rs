@@ -184,6 +184,7 @@ pub enum OidcError {
     },
     /// The pasted text is neither a code nor a redirect URL of this flow.
     BadPaste(String),
+    HttpClient(String),
 }
 
 /// One line, no control characters (server-provided text included).
@@ -304,6 +305,9 @@ impl fmt::Display for OidcError {
                 clean(issuer),
                 after.as_secs()
             ),
+            OidcError::HttpClient(e) => {
+                write!(f, "OIDC: cannot set up an HTTP client ({})", clean(e))
+            }
             OidcError::BadPaste(why) => {
                 write!(
                     f,
