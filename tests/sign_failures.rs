@@ -254,3 +254,31 @@ fn match_committer_refuses_another_identity_before_any_request() {
     assert!(err.contains("gitsign.matchCommitter"), "{err}");
     assert!(err.contains("\"t@example.com\""), "{err}");
 }
+
+#[test]
+fn unsupported_rekor_settings_are_refused_before_any_request() {
+    let t = token("t@example.com");
+    for (var, value, says) in [
+        (
+            "GITSIGN_REKOR_MODE",
+            "sometimes",
+            "gitsign.rekorMode must be online or offline",
+        ),
+        (
+            "GITSIGN_REKOR_VERSION",
+            "2",
+            "gitsign.rekorVersion \"2\" is not supported",
+        ),
+    ] {
+        // A Fulcio that would fail the test if asked.
+        let url = serve(Some((500, "{}")));
+        let (code, stdout, stderr) = sign_direct(&[
+            ("SIGSTORE_ID_TOKEN", &t),
+            ("GITSIGN_FULCIO_URL", &url),
+            (var, value),
+        ]);
+        assert_eq!((code, stdout.is_empty()), (2, true), "{stderr}");
+        let line = failure_line(&stderr);
+        assert!(line.contains(says), "{line}");
+    }
+}

@@ -125,6 +125,20 @@ pub fn sign(
     settings: &Settings,
     ui: &mut Reporter,
 ) -> Result<Signature, AppError> {
+    // Configuration mistakes end here, before any server sees a token.
+    let online = settings.rekor_mode.eq_ignore_ascii_case("online");
+    if !online && !settings.rekor_mode.eq_ignore_ascii_case("offline") {
+        return Err(AppError::usage(format!(
+            "gitsign.rekorMode must be online or offline, not {:?}; nothing was signed",
+            settings.rekor_mode
+        )));
+    }
+    if settings.rekor_version.trim() != "1" {
+        return Err(AppError::usage(format!(
+            "gitsign.rekorVersion {:?} is not supported for signing (only Rekor v1); nothing was signed",
+            settings.rekor_version
+        )));
+    }
     let trust: TrustedRoot = crate::io::trust::load(settings, None)
         .map_err(|e| AppError::failed(format!("cannot load the trusted root: {e}")))?;
     let token = oidc::id_token(settings, ui)
@@ -177,13 +191,6 @@ pub fn sign(
         Ok(entry)
     };
 
-    let online = settings.rekor_mode.eq_ignore_ascii_case("online");
-    if !online && !settings.rekor_mode.eq_ignore_ascii_case("offline") {
-        return Err(AppError::usage(format!(
-            "gitsign.rekorMode must be online or offline, not {:?}",
-            settings.rekor_mode
-        )));
-    }
     let (unsigned, offline_index) = if online {
         (Vec::new(), None)
     } else {
