@@ -195,4 +195,47 @@ mod tests {
             Err(IssueError::Chain(_))
         ));
     }
+
+    #[test]
+    fn a_real_logged_entry_checks_out_only_for_its_own_body_and_certificate() {
+        use crate::core::{gitobj, pem, verify};
+        let raw = include_bytes!(
+            "../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
+        );
+        let obj = gitobj::split_commit(raw, gitobj::HashAlgo::Sha1).unwrap();
+        let sig = verify::check_signature(&obj.payload, &obj.signature)
+            .map_err(|_| "check")
+            .unwrap();
+        let mut entry =
+            tlog::decode_transparency_log_entry(sig.embedded_entry.as_deref().unwrap()).unwrap();
+        let body = tlog::hashedrekord_body(
+            &sig.signed_attrs_digest,
+            &sig.signature,
+            &pem::encode("CERTIFICATE", sig.leaf.der()),
+        );
+        let trust = TrustedRoot::production();
+        // Rekor's answer carries the body; an embedded entry does not.
+        assert_eq!(
+            check_logged_entry(&entry, &body, &sig.leaf, trust),
+            Err(EntryError::BodyMismatch)
+        );
+        entry.canonicalized_body = Some(body.clone());
+        check_logged_entry(&entry, &body, &sig.leaf, trust).unwrap();
+
+        let mut other = body.clone();
+        other[body.len() - 3] ^= 1;
+        assert_eq!(
+            check_logged_entry(&entry, &other, &sig.leaf, trust),
+            Err(EntryError::BodyMismatch)
+        );
+        let mut lying = entry.clone();
+        lying.canonicalized_body = Some(other.clone());
+        assert!(matches!(
+            check_logged_entry(&lying, &other, &sig.leaf, trust),
+            Err(EntryError::Tlog(_))
+        ));
+        let mut late = entry.clone();
+        late.integrated_time += 3600;
+        assert!(check_logged_entry(&late, &body, &sig.leaf, trust).is_err());
+    }
 }

@@ -253,9 +253,12 @@ impl RekorClient {
             201 | 200 => (status, text),
             409 => {
                 // Rekor names the existing entry in Location; its UUID is also the leaf hash.
+                // Only a Location on this server is followed (whatever it serves is verified).
                 let url = match location {
-                    Some(l) if l.starts_with("http://") || l.starts_with("https://") => l,
-                    Some(l) if l.starts_with('/') => format!("{}{l}", self.base),
+                    Some(l) if l.starts_with(&format!("{}/", self.base)) => l,
+                    Some(l) if l.starts_with('/') && !l.starts_with("//") => {
+                        format!("{}{l}", self.base)
+                    }
                     _ => format!(
                         "{}/api/v1/log/entries/{}",
                         self.base,
