@@ -257,6 +257,11 @@ mod tests {
             assert_eq!(rebuilt, der_in, "{name}");
             let block = pem::encode("SIGNED MESSAGE", &rebuilt);
             assert_eq!(block.as_bytes(), obj.signature.as_slice(), "{name}");
+            // And so the very object git stored.
+            let kind = gitobj::kind_of_payload(&obj.payload).unwrap();
+            let joined =
+                gitobj::join(kind, &obj.payload, block.as_bytes(), gitobj::HashAlgo::Sha1).unwrap();
+            assert_eq!(joined, std::fs::read(&name).unwrap(), "{name}");
         }
     }
 
