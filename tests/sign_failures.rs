@@ -282,3 +282,23 @@ fn unsupported_rekor_settings_are_refused_before_any_request() {
         assert!(line.contains(says), "{line}");
     }
 }
+
+#[test]
+fn the_log_file_gets_the_failure_line_and_never_the_token() {
+    let t = token("t@example.com");
+    let url = serve(Some((503, r#"{"message":"down"}"#)));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gitsign.log");
+    let (code, _, stderr) = sign_direct(&[
+        ("SIGSTORE_ID_TOKEN", &t),
+        ("GITSIGN_FULCIO_URL", &url),
+        ("GITSIGN_LOG", log.to_str().unwrap()),
+    ]);
+    assert_eq!(code, 1);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let line = failure_line(&stderr);
+    assert!(logged.contains(line), "{logged}");
+    assert!(line.contains("HTTP 503 (down)"), "{line}");
+    let payload = t.split('.').nth(1).unwrap();
+    assert!(!logged.contains(payload) && !stderr.contains(payload));
+}
