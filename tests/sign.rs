@@ -556,3 +556,58 @@ fn bundles_of_our_commits_verify_with_sigstore_python() {
     );
     assert!(!verify("other@example.com").status.success());
 }
+
+/// gitsign's online mode logs SHA-256 of the id git gives the object; checked against the
+/// entry Rekor stores, in a SHA-1 and a SHA-256 repository (libgit2 cannot open the latter:
+/// the object format comes from the payload).
+#[test]
+fn online_mode_logs_the_hash_of_the_real_object_id_in_sha1_and_sha256_repositories() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let r = Signing::new();
+    let repo256 = r.s.dir.path().join("repo256");
+    let program = format!("gpg.x509.program={BIN}");
+    let git = |cwd: &std::path::Path, args: &[&str]| {
+        let mut all = vec!["-c", "gpg.format=x509", "-c", &program];
+        all.extend_from_slice(args);
+        let out = r
+            .command("git", &[("GITSIGN_REKOR_MODE", "online")])
+            .current_dir(cwd)
+            .args(&all)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    git(
+        r.s.dir.path(),
+        &["init", "-q", "--object-format=sha256", "repo256"],
+    );
+    for (index, cwd) in [(0, r.s.repo()), (1, repo256.clone())] {
+        git(
+            &cwd,
+            &["commit", "-S", "--allow-empty", "-q", "-m", "online"],
+        );
+        let id = git(&cwd, &["rev-parse", "HEAD"]);
+        git(&cwd, &["verify-commit", "HEAD"]);
+        let entries = r.stack.get_json(&format!(
+            "{}/api/v1/log/entries?logIndex={index}",
+            r.stack.rekor()
+        ));
+        let entry = entries.as_object().unwrap().values().next().unwrap();
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(entry["body"].as_str().unwrap())
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let expected: String = sha2::Sha256::digest(id.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            body["spec"]["data"]["hash"]["value"],
+            expected.as_str(),
+            "{id}"
+        );
+    }
+    assert_eq!(r.stack.stats()["entries"], 2);
+}

@@ -93,7 +93,8 @@ pub fn gpg_sign(args: &GpgSign) -> Result<i32, AppError> {
     let settings = Settings::load(repo.as_ref().map(|r| r.git_dir()).as_deref())
         .map_err(|e| AppError::failed(format!("cannot read git configuration: {e}")))?;
     let mut reporter = Reporter::new(settings.log_path.as_deref());
-    let algo = repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo);
+    let algo = signing::payload_hash_algo(&payload)
+        .unwrap_or_else(|| repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo));
     let result = sign(&payload, algo, &settings, &mut reporter);
     let sig = match result {
         Ok(sig) => sig,

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::core::cert::{self, CertError, Certificate};
+use crate::core::gitobj::HashAlgo;
 use crate::core::sct::{self, SctError};
 use crate::core::time::UnixTime;
 use crate::core::tlog::{self, LogEntry, TlogError, VerifiedEntry};
@@ -131,6 +132,24 @@ pub fn check_logged_entry(
     Ok(verified)
 }
 
+/// The object format of the repository a payload comes from, read from the object id on its
+/// first line (`tree` of a commit, `object` of a tag): 40 hex digits SHA-1, 64 SHA-256. git
+/// hands us only the payload, and libgit2 cannot open SHA-256 repositories.
+pub fn payload_hash_algo(payload: &[u8]) -> Option<HashAlgo> {
+    let line = payload.split(|b| *b == b'\n').next()?;
+    let id = line
+        .strip_prefix(b"tree ")
+        .or_else(|| line.strip_prefix(b"object "))?;
+    if !id.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    match id.len() {
+        40 => Some(HashAlgo::Sha1),
+        64 => Some(HashAlgo::Sha256),
+        _ => None,
+    }
+}
+
 /// The email of the payload's `committer` (commit) or `tagger` (tag) header, if any.
 pub fn payload_signer_email(payload: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(payload);
@@ -158,6 +177,20 @@ mod tests {
         assert_eq!(payload_signer_email(tag).as_deref(), Some("t@x"));
         assert_eq!(payload_signer_email(b"tree 1\n\ncommitter M <m@x>\n"), None);
         assert_eq!(payload_signer_email(b"committer broken"), None);
+    }
+
+    #[test]
+    fn the_object_format_comes_from_the_first_object_id() {
+        let sha1 = format!("tree {}\n\nm\n", "a".repeat(40));
+        let sha256 = format!("object {}\ntype commit\n", "0".repeat(64));
+        assert_eq!(payload_hash_algo(sha1.as_bytes()), Some(HashAlgo::Sha1));
+        assert_eq!(payload_hash_algo(sha256.as_bytes()), Some(HashAlgo::Sha256));
+        assert_eq!(payload_hash_algo(b"tree abc\n"), None);
+        assert_eq!(
+            payload_hash_algo(format!("tree {}\n", "g".repeat(40)).as_bytes()),
+            None
+        );
+        assert_eq!(payload_hash_algo(b"hello"), None);
     }
 
     #[test]

@@ -123,6 +123,12 @@ impl Stack {
         );
     }
 
+    pub fn get_json(&self, url: &str) -> serde_json::Value {
+        let resp = self.client.get(url).send().unwrap();
+        assert!(resp.status().is_success(), "{url}: {}", resp.status());
+        serde_json::from_slice(&resp.bytes().unwrap()).unwrap()
+    }
+
     pub fn stats(&self) -> serde_json::Value {
         self.client
             .get(format!("{}/stats", self.fulcio()))
