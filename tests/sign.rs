@@ -559,7 +559,7 @@ fn bundles_of_our_commits_verify_with_sigstore_python() {
 
 /// gitsign's online mode logs SHA-256 of the id git gives the object; checked against the
 /// entry Rekor stores, in a SHA-1 and a SHA-256 repository (libgit2 cannot open the latter:
-/// the object format comes from the payload).
+/// the object format comes from the payload, the config from the discovered git directory).
 #[test]
 fn online_mode_logs_the_hash_of_the_real_object_id_in_sha1_and_sha256_repositories() {
     use base64::Engine as _;
@@ -571,7 +571,7 @@ fn online_mode_logs_the_hash_of_the_real_object_id_in_sha1_and_sha256_repositori
         let mut all = vec!["-c", "gpg.format=x509", "-c", &program];
         all.extend_from_slice(args);
         let out = r
-            .command("git", &[("GITSIGN_REKOR_MODE", "online")])
+            .command("git", &[])
             .current_dir(cwd)
             .args(&all)
             .output()
@@ -584,6 +584,9 @@ fn online_mode_logs_the_hash_of_the_real_object_id_in_sha1_and_sha256_repositori
         &["init", "-q", "--object-format=sha256", "repo256"],
     );
     for (index, cwd) in [(0, r.s.repo()), (1, repo256.clone())] {
+        // The repository's own config chooses the mode (read even where libgit2 cannot open
+        // the repository).
+        git(&cwd, &["config", "gitsign.rekorMode", "online"]);
         git(
             &cwd,
             &["commit", "-S", "--allow-empty", "-q", "-m", "online"],

@@ -90,7 +90,11 @@ pub fn gpg_sign(args: &GpgSign) -> Result<i32, AppError> {
     status.write(Status::BeginSigning);
     let payload = read_payload(args)?;
     let repo = Repo::discover().ok();
-    let settings = Settings::load(repo.as_ref().map(|r| r.git_dir()).as_deref())
+    let git_dir = repo
+        .as_ref()
+        .map(Repo::git_dir)
+        .or_else(crate::io::git::discover_git_dir);
+    let settings = Settings::load(git_dir.as_deref())
         .map_err(|e| AppError::failed(format!("cannot read git configuration: {e}")))?;
     let mut reporter = Reporter::new(settings.log_path.as_deref());
     let algo = signing::payload_hash_algo(&payload)
