@@ -614,3 +614,27 @@ fn online_mode_logs_the_hash_of_the_real_object_id_in_sha1_and_sha256_repositori
     }
     assert_eq!(r.stack.stats()["entries"], 2);
 }
+
+/// With the stack's env file as it is (token provider `interactive`, its scripted user agent
+/// as `gitsign.urlOpener`), `git commit -S` runs the browser flow (PKCE, loopback redirect)
+/// with nobody at the keyboard, and the commit verifies as the stack's identity.
+#[test]
+fn signing_through_the_browser_flow_with_the_stacks_scripted_user_agent() {
+    let r = Signing::new();
+    let mut c = r.s.command("git", &r.s.repo());
+    for (k, v) in &r.stack.env {
+        c.env(k, v);
+    }
+    let program = format!("gpg.x509.program={BIN}");
+    let out = c
+        .env("GIT_COMMITTER_EMAIL", r.stack.identity())
+        .args(["-c", "gpg.format=x509", "-c", &program])
+        .args(["commit", "-S", "--allow-empty", "-q", "-m", "browser"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = r.verify_with_gitsign("verify", "HEAD");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // One token minted by signing_env at start, one by the browser flow.
+    assert_eq!(r.stack.stats()["tokens"], 2);
+}
