@@ -9,9 +9,8 @@ use crate::core::cert::{self, CertError, Certificate};
 use crate::core::gitobj::HashAlgo;
 use crate::core::sct::{self, SctError};
 use crate::core::time::UnixTime;
-use crate::core::tlog::{self, LogEntry, TlogError, VerifiedEntry};
+use crate::core::tlog::{self, LogEntry, LogKey, TlogError, VerifiedEntry};
 use crate::core::trust::TrustedRoot;
-use crate::core::verify::log_keys;
 
 /// How far in the future a fresh certificate's notBefore may be (the CA's clock and ours).
 pub const CLOCK_SKEW: i64 = 60;
@@ -148,6 +147,24 @@ pub fn payload_hash_algo(payload: &[u8]) -> Option<HashAlgo> {
         64 => Some(HashAlgo::Sha256),
         _ => None,
     }
+}
+
+/// The trusted root's Rekor keys (keys of a type we cannot use are left out).
+pub fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
+    trust
+        .tlogs
+        .iter()
+        .filter_map(|t| {
+            Some(LogKey {
+                log_id: &t.log_id,
+                key: t.key.as_ref()?,
+                key_der: &t.key_der,
+                valid_from: Some(t.valid_for.start),
+                valid_until: t.valid_for.end,
+                base_url: &t.base_url,
+            })
+        })
+        .collect()
 }
 
 /// The email of the payload's `committer` (commit) or `tagger` (tag) header, if any.

@@ -296,7 +296,7 @@ impl Verified {
     }
 }
 
-pub fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
+fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
     trust
         .tlogs
         .iter()
