@@ -246,6 +246,26 @@ fn sign_mode_writes_only_the_pem_block_on_stdout_and_gpg_status_on_the_status_fd
     assert_eq!(fingerprint.len(), 40);
     assert_eq!(fingerprint, fingerprint.to_ascii_lowercase());
 
+    // Another status fd (gpg's semantics): the lines go there, stderr keeps only progress.
+    let status = r.s.dir.path().join("status");
+    let out = r
+        .command("bash", &[])
+        .arg("-c")
+        .arg(format!(
+            "printf 'tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\\n\\nm\\n' | '{BIN}' --status-fd=3 -bsau x 3>'{}'",
+            status.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = std::fs::read_to_string(&status).unwrap();
+    assert!(
+        lines.starts_with("[GNUPG:] BEGIN_SIGNING\n[GNUPG:] SIG_CREATED D 19 8 00 "),
+        "{lines}"
+    );
+    assert!(!text(&out.stderr).contains("[GNUPG:]"));
+    assert!(text(&out.stdout).starts_with("-----BEGIN SIGNED MESSAGE-----\n"));
+
     // jj's argv, payload from a file.
     let file = r.s.dir.path().join("payload");
     std::fs::write(
