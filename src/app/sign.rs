@@ -149,6 +149,7 @@ pub fn sign(
     let token = oidc::id_token(settings, ui)
         .map_err(|e| AppError::failed(format!("cannot get an identity token: {e}")))?;
     let identity = token.identity().to_string();
+    let token_issuer = token.issuer().to_string();
 
     if settings.match_committer {
         let committer = signing::payload_signer_email(payload).or(settings.committer_email.clone());
@@ -167,14 +168,20 @@ pub fn sign(
         .signing_cert(&token, &key)
         .map_err(|e| AppError::failed(e.to_string()))?;
     drop(token);
-    let leaf =
-        signing::check_issued_certificate(&chain, &trust, now(), &key.public_key_der(), &identity)
-            .map_err(|e| {
-                AppError::failed(format!(
-                    "Fulcio at {} issued a certificate that does not check out: {e}",
-                    fulcio.url()
-                ))
-            })?;
+    let leaf = signing::check_issued_certificate(
+        &chain,
+        &trust,
+        now(),
+        &key.public_key_der(),
+        &identity,
+        &token_issuer,
+    )
+    .map_err(|e| {
+        AppError::failed(format!(
+            "Fulcio at {} issued a certificate that does not check out: {e}",
+            fulcio.url()
+        ))
+    })?;
     let leaf_pem = pem::encode("CERTIFICATE", leaf.der());
 
     let signed_attrs = cms_builder::signed_attributes(&sha256(payload), now())

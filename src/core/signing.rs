@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::core::cert::{self, CertError, Certificate};
+use crate::core::cert::{self, CertError, Certificate, Identity, San};
 use crate::core::gitobj::HashAlgo;
 use crate::core::sct::{self, SctError};
 use crate::core::time::UnixTime;
@@ -49,6 +49,21 @@ impl fmt::Display for IssueError {
 
 impl std::error::Error for IssueError {}
 
+/// Whether the certificate names the token's signer (`identity` = the token's email, else its
+/// subject). Fulcio writes an `email` claim as an email SAN. For tokens without one (CI
+/// workloads such as GitHub Actions) it derives a URI SAN from issuer-specific claims (the
+/// workflow URL), which cannot be rebuilt from the subject here: such a SAN is accepted when
+/// the certificate's OIDC issuer is the token's.
+fn names_token_signer(found: &Identity, identity: &str, token_issuer: &str) -> bool {
+    let looks_like_email = identity.contains('@') && !identity.contains(':');
+    match &found.san {
+        San::Email(e) => e == identity,
+        San::Uri(u) => {
+            u == identity || (!looks_like_email && found.issuer.as_deref() == Some(token_issuer))
+        }
+    }
+}
+
 /// Checks Fulcio's chain (leaf first; only the leaf is used, the trusted root supplies the
 /// issuers) and returns the leaf.
 pub fn check_issued_certificate(
@@ -57,6 +72,7 @@ pub fn check_issued_certificate(
     now: UnixTime,
     our_spki_der: &[u8],
     identity: &str,
+    token_issuer: &str,
 ) -> Result<Certificate, IssueError> {
     let leaf_der = chain.first().ok_or(IssueError::Leaf(CertError::Malformed {
         what: "empty chain",
@@ -65,11 +81,11 @@ pub fn check_issued_certificate(
     if leaf.spki_der() != our_spki_der {
         return Err(IssueError::NotOurKey);
     }
-    let found = leaf.identity().map_err(IssueError::Leaf)?.san.to_string();
-    if found != identity {
+    let found = leaf.identity().map_err(IssueError::Leaf)?;
+    if !names_token_signer(&found, identity, token_issuer) {
         return Err(IssueError::WrongIdentity {
             expected: identity.to_string(),
-            found,
+            found: found.san.to_string(),
         });
     }
     // A certificate issued a moment ago may start a second after our clock's now.
@@ -211,8 +227,63 @@ mod tests {
     }
 
     #[test]
+    fn workload_certificates_match_by_issuer_and_email_certificates_by_email() {
+        use crate::core::der::{encode, tag};
+        use crate::core::testcert as tc;
+        let uri_exts = |uri: &str, issuer: &str| {
+            let mut e = tc::leaf_exts("x@example.com");
+            e[2] = tc::ext(
+                cert::oid::SUBJECT_ALT_NAME,
+                true,
+                &encode(tag::SEQUENCE, &encode(0x86, uri.as_bytes())),
+            );
+            e[3] = tc::ext(
+                cert::oid::FULCIO_ISSUER_V2,
+                false,
+                &encode(tag::UTF8_STRING, issuer.as_bytes()),
+            );
+            e
+        };
+        let ours = tc::spki(&tc::key(3));
+        let trust = TrustedRoot::production();
+        let check = |leaf: Vec<u8>, identity: &str, issuer: &str| {
+            check_issued_certificate(&[leaf], trust, tc::T0, &ours, identity, issuer)
+        };
+        let gha = "https://token.actions.githubusercontent.com";
+        let workflow = "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main";
+        let wl = || tc::leaf("Test Intermediate", 2, uri_exts(workflow, gha));
+        // The identity check passes, so the (test-made) chain is what fails.
+        assert!(matches!(
+            check(wl(), "repo:o/r:ref:refs/heads/main", gha),
+            Err(IssueError::Chain(_))
+        ));
+        assert!(matches!(
+            check(
+                wl(),
+                "repo:o/r:ref:refs/heads/main",
+                "https://other.example"
+            ),
+            Err(IssueError::WrongIdentity { .. })
+        ));
+        assert!(matches!(
+            check(wl(), "dev@example.com", gha),
+            Err(IssueError::WrongIdentity { .. })
+        ));
+        let email = || tc::leaf("Test Intermediate", 2, tc::leaf_exts("a@example.com"));
+        assert!(matches!(
+            check(email(), "a@example.com", "https://issuer.example"),
+            Err(IssueError::Chain(_))
+        ));
+        assert!(matches!(
+            check(email(), "b@example.com", "https://issuer.example"),
+            Err(IssueError::WrongIdentity { .. })
+        ));
+    }
+
+    #[test]
     fn an_empty_chain_is_an_error() {
-        let e = check_issued_certificate(&[], TrustedRoot::production(), 0, &[], "a@x");
+        let e =
+            check_issued_certificate(&[], TrustedRoot::production(), 0, &[], "a@x", "https://i");
         assert!(matches!(e, Err(IssueError::Leaf(_))));
     }
 
@@ -230,18 +301,26 @@ mod tests {
         let trust = TrustedRoot::production();
         let now = leaf.not_before();
         assert_eq!(
-            check_issued_certificate(&chain, trust, now, &[1, 2], "x"),
+            check_issued_certificate(&chain, trust, now, &[1, 2], "x", "https://i"),
             Err(IssueError::NotOurKey)
         );
         let identity = leaf.identity().unwrap().san.to_string();
+        let issuer = leaf.identity().unwrap().issuer.unwrap();
         assert!(matches!(
-            check_issued_certificate(&chain, trust, now, leaf.spki_der(), "someone@else"),
+            check_issued_certificate(&chain, trust, now, leaf.spki_der(), "someone@else", &issuer),
             Err(IssueError::WrongIdentity { .. })
         ));
         // The genuine leaf passes at its issuance time and fails an hour later.
-        check_issued_certificate(&chain, trust, now, leaf.spki_der(), &identity).unwrap();
+        check_issued_certificate(&chain, trust, now, leaf.spki_der(), &identity, &issuer).unwrap();
         assert!(matches!(
-            check_issued_certificate(&chain, trust, now + 3600, leaf.spki_der(), &identity),
+            check_issued_certificate(
+                &chain,
+                trust,
+                now + 3600,
+                leaf.spki_der(),
+                &identity,
+                &issuer
+            ),
             Err(IssueError::Chain(_))
         ));
     }
