@@ -3,7 +3,10 @@
 //! configuration error).
 
 mod bundle;
+mod export;
 mod report;
+mod setup;
+pub mod sign;
 mod verify;
 
 use std::fmt;
@@ -53,9 +56,9 @@ pub fn run(command: Command) -> i32 {
         Command::Verify(args) => verify::verify_commit(&args),
         Command::VerifyTag(args) => verify::verify_tag(&args),
         Command::VerifyBundle(args) => bundle::verify_bundle(&args),
-        Command::GpgSign(_) => Err(AppError::failed(
-            "signing is not available in this build of gitsign-rs yet; nothing was signed",
-        )),
+        Command::GpgSign(args) => sign::gpg_sign(&args),
+        Command::Setup(args) => setup::setup(&args),
+        Command::ExportBundle(args) => export::export_bundle(&args),
         Command::Version => {
             println!("gitsign-rs {}", env!("CARGO_PKG_VERSION"));
             Ok(OK)

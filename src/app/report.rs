@@ -29,3 +29,12 @@ impl Reporter {
         }
     }
 }
+
+impl Reporter {
+    /// To the log file only (for lines the caller prints to stderr itself).
+    pub fn note(&mut self, line: &str) {
+        if let Some(f) = self.log.as_mut() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}

@@ -168,7 +168,9 @@ pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
     })?;
     let payload = read_input(args.data_file.as_deref())?;
     let trust = crate::io::trust::load(&settings, None).map_err(AppError::usage)?;
-    let algo = repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo);
+    // The payload names its object format; libgit2 cannot open SHA-256 repositories.
+    let algo = crate::core::signing::payload_hash_algo(&payload)
+        .unwrap_or_else(|| repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo));
     let kind = gitobj::kind_of_payload(&payload).unwrap_or(ObjectKind::Commit);
     let signed = Signed {
         kind,

@@ -21,6 +21,8 @@ pub enum Command {
     VerifyTag(VerifyArgs),
     VerifyBundle(VerifyBundleArgs),
     Version,
+    Setup(SetupArgs),
+    ExportBundle(ExportBundleArgs),
     /// clap's own output (help, version): print it and exit with its code.
     Display {
         text: String,
@@ -99,6 +101,26 @@ pub struct VerifyBundleArgs {
     pub artifact: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SetupArgs {
+    /// Configure git for the user (~/.gitconfig).
+    #[arg(long, conflicts_with = "local")]
+    pub global: bool,
+    /// Configure the current repository only (the default).
+    #[arg(long)]
+    pub local: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ExportBundleArgs {
+    /// The commit whose signature to export (default HEAD).
+    #[arg(conflicts_with = "tag")]
+    pub rev: Option<String>,
+    /// Export the signature of this annotated tag instead.
+    #[arg(long, value_name = "NAME")]
+    pub tag: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -126,6 +148,10 @@ enum Sub {
     VerifyBundle(VerifyBundleArgs),
     /// Print the version.
     Version,
+    /// Configure git to sign commits and tags with this program.
+    Setup(SetupArgs),
+    /// Write a commit's (or tag's) signature as a Sigstore bundle (v0.3 JSON) on stdout.
+    ExportBundle(ExportBundleArgs),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -133,6 +159,8 @@ const SUBCOMMANDS: &[&str] = &[
     "verify-tag",
     "verify-bundle",
     "version",
+    "setup",
+    "export-bundle",
     "help",
     "--help",
     "-h",
@@ -171,6 +199,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
                 Sub::VerifyTag(a) => Command::VerifyTag(a),
                 Sub::VerifyBundle(a) => Command::VerifyBundle(a),
                 Sub::Version => Command::Version,
+                Sub::Setup(a) => Command::Setup(a),
+                Sub::ExportBundle(a) => Command::ExportBundle(a),
             }),
             Err(e) => {
                 let exit_code = if e.use_stderr() { 2 } else { 0 };

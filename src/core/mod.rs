@@ -4,13 +4,16 @@
 pub mod bundle;
 pub mod cert;
 pub mod cms;
+pub mod cms_builder;
 pub mod der;
 pub mod dsse;
+pub mod export;
 pub mod gitobj;
 pub mod keys;
 pub mod pem;
 pub mod policy;
 pub mod sct;
+pub mod signing;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testcert;

@@ -101,3 +101,15 @@ impl Repo {
         self.read(obj.id(), ObjectKind::Tag)
     }
 }
+
+/// The git directory git would use here (`GIT_DIR`, else found upwards from the current
+/// directory), without opening the repository: libgit2 refuses to open SHA-256 repositories,
+/// but their config still applies.
+pub fn discover_git_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("GIT_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let ceilings = std::env::var_os("GIT_CEILING_DIRECTORIES").unwrap_or_default();
+    git2::Repository::discover_path(cwd, std::env::split_paths(&ceilings)).ok()
+}

@@ -1,7 +1,9 @@
 //! The edges: git, configuration, Rekor, the trusted root on disk. No verification logic.
 
 pub mod config;
+pub mod fulcio;
 pub mod git;
+pub mod key;
 pub mod oidc;
 pub mod rekor;
 pub mod trust;

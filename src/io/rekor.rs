@@ -215,3 +215,106 @@ fn root_cause(e: &dyn std::error::Error) -> String {
     }
     cur.to_string()
 }
+
+/// Uploads (signing).
+impl RekorClient {
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// Logs a hashedrekord `body` (its canonical JSON is also the proposed entry) and returns
+    /// the entry as Rekor reports it, unverified. On 409 Conflict (already logged) the existing
+    /// entry is fetched instead.
+    pub fn upload(&self, body: &[u8]) -> Result<LogEntry, RekorError> {
+        let deadline = Instant::now() + self.timeout;
+        let send = |req: reqwest::blocking::RequestBuilder| -> Result<_, RekorError> {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.timed_out());
+            }
+            let resp = req.timeout(remaining).send().map_err(|e| self.failure(e))?;
+            let status = resp.status().as_u16();
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let text = resp.bytes().map_err(|e| self.failure(e))?;
+            Ok((status, location, text))
+        };
+        let (status, location, text) = send(
+            self.client
+                .post(format!("{}/api/v1/log/entries", self.base))
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .body(body.to_vec()),
+        )?;
+        let (status, text) = match status {
+            201 | 200 => (status, text),
+            409 => {
+                // Rekor names the existing entry in Location; its UUID is also the leaf hash.
+                // Only a Location on this server is followed (whatever it serves is verified).
+                let url = match location {
+                    Some(l) if l.starts_with(&format!("{}/", self.base)) => l,
+                    Some(l) if l.starts_with('/') && !l.starts_with("//") => {
+                        format!("{}{l}", self.base)
+                    }
+                    _ => format!(
+                        "{}/api/v1/log/entries/{}",
+                        self.base,
+                        tlog::hex(&tlog::leaf_hash(body))
+                    ),
+                };
+                let (status, _, text) =
+                    send(self.client.get(url).header("accept", "application/json"))?;
+                (status, text)
+            }
+            _ => return Err(self.status(status)),
+        };
+        if !(200..300).contains(&status) {
+            return Err(self.status(status));
+        }
+        let bad = |error: String| RekorError::BadResponse {
+            url: self.base.clone(),
+            error,
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let map = json
+            .as_object()
+            .filter(|m| m.len() == 1)
+            .ok_or_else(|| bad("expected one entry keyed by its UUID".into()))?;
+        let value = map.values().next().ok_or_else(|| bad("no entry".into()))?;
+        tlog::entry_from_rekor_json(value).map_err(|e| bad(e.to_string()))
+    }
+
+    fn timed_out(&self) -> RekorError {
+        RekorError::TimedOut {
+            url: self.base.clone(),
+            after: self.timeout,
+        }
+    }
+
+    fn status(&self, status: u16) -> RekorError {
+        RekorError::Status {
+            url: self.base.clone(),
+            status,
+        }
+    }
+
+    fn failure(&self, e: reqwest::Error) -> RekorError {
+        if e.is_timeout() {
+            self.timed_out()
+        } else if e.is_connect() || e.is_request() {
+            RekorError::Unreachable {
+                url: self.base.clone(),
+                error: root_cause(&e),
+            }
+        } else {
+            RekorError::BadResponse {
+                url: self.base.clone(),
+                error: root_cause(&e),
+            }
+        }
+    }
+}
