@@ -247,3 +247,79 @@ fn git_rejects_online_mode_vectors_without_a_good_signature() {
         }
     }
 }
+
+/// An independent verifier: sigstore-python (`sigstore` from PyPI, pinned by scripts/test)
+/// accepts `gitsign export-bundle` of each embedded-entry vector, offline, with the
+/// production trust root compiled into gitsign-rs, and refuses another identity.
+#[test]
+fn sigstore_python_verifies_exported_bundles_of_the_offline_vectors() {
+    use base64::Engine as _;
+    let cli = std::env::var_os("SIGSTORE_CLI")
+        .expect("SIGSTORE_CLI must name the sigstore program: run the tests with scripts/test");
+    let s = Scratch::new();
+    let trust = concat!(env!("CARGO_MANIFEST_DIR"), "/src/core/trust");
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(format!("{trust}/{f}")).unwrap()).unwrap()
+    };
+    let config = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": read("production-trusted-root.json"),
+        "signingConfig": read("production-signing-config.json"),
+    });
+    let config_path = s.dir.path().join("trust_config.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    for v in vectors().into_iter().filter(|v| v.embedded) {
+        s.load(&v);
+        let out = if v.kind == "tag" {
+            let r = s.git(&["update-ref", "refs/tags/vector", &v.id], &s.repo());
+            assert!(r.status.success());
+            s.gitsign(&["export-bundle", "--tag", "vector"])
+        } else {
+            s.gitsign(&["export-bundle", &v.id])
+        };
+        assert!(out.status.success(), "{}: {}", v.file, text(&out.stderr));
+        let bundle: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let path = s.dir.path().join(format!("{}.sigstore.json", v.id));
+        std::fs::write(&path, &out.stdout).unwrap();
+        let digest = base64::engine::general_purpose::STANDARD
+            .decode(
+                bundle["messageSignature"]["messageDigest"]["digest"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let run = |identity: &str| {
+            std::process::Command::new(&cli)
+                .arg("--trust-config")
+                .arg(&config_path)
+                .args(["verify", "identity", "--offline", "--bundle"])
+                .arg(&path)
+                .args(["--cert-identity", identity, "--cert-oidc-issuer", &v.issuer])
+                .arg(format!("sha256:{hex}"))
+                .output()
+                .unwrap()
+        };
+        let out = run(&v.identity);
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            v.file,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(!run("mallory@example.com").status.success(), "{}", v.file);
+        // And our own bundle verifier agrees.
+        let out = s.gitsign(&[
+            "verify-bundle",
+            "--bundle",
+            path.to_str().unwrap(),
+            "--certificate-identity",
+            &v.identity,
+            "--certificate-oidc-issuer",
+            &v.issuer,
+            &format!("sha256:{hex}"),
+        ]);
+        assert!(out.status.success(), "{}: {}", v.file, text(&out.stderr));
+    }
+}
