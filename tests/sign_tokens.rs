@@ -36,6 +36,11 @@ struct ActionsService {
 
 impl ActionsService {
     fn start(issuer: &str) -> ActionsService {
+        ActionsService::minting(issuer, serde_json::json!({}))
+    }
+
+    /// Handing out tokens with these claims (see the stack's `/test/token`).
+    fn minting(issuer: &str, claims: serde_json::Value) -> ActionsService {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -44,7 +49,7 @@ impl ActionsService {
         std::thread::spawn(move || {
             let client = reqwest::blocking::Client::new();
             for stream in listener.incoming().flatten() {
-                answer_actions_request(stream, &client, &mint, &seen);
+                answer_actions_request(stream, &client, &mint, &claims, &seen);
             }
         });
         ActionsService {
@@ -62,6 +67,7 @@ fn answer_actions_request(
     mut stream: TcpStream,
     client: &reqwest::blocking::Client,
     mint: &str,
+    claims: &serde_json::Value,
     seen: &Mutex<Vec<String>>,
 ) {
     let mut head = Vec::new();
@@ -106,7 +112,7 @@ fn answer_actions_request(
         let minted: serde_json::Value = client
             .post(mint)
             .header("content-type", "application/json")
-            .body("{}")
+            .body(claims.to_string())
             .send()
             .and_then(|r| r.bytes())
             .map(|b| serde_json::from_slice(&b).unwrap())
@@ -237,6 +243,44 @@ fn github_actions_tokens_sign_commits_and_tags_when_detected_and_when_chosen() {
     assert_eq!(r.stack.stats()["certificates"], 3);
 }
 
+/// Real Actions tokens carry no email: the certificate names the workflow by a URI SAN, which
+/// gitsign verify matches as the identity.
+#[test]
+fn a_github_actions_token_without_email_signs_as_its_uri_subject() {
+    let stack = Stack::start();
+    let workflow = "https://github.com/octo/repo/.github/workflows/release.yml@refs/heads/main";
+    let actions = ActionsService::minting(
+        stack.issuer(),
+        serde_json::json!({"email": "", "sub": workflow}),
+    );
+    let r = without_token(
+        stack,
+        &[
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &actions.url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
+            ("GITSIGN_TOKEN_PROVIDER", "github-actions"),
+        ],
+    );
+    let id = signed_commit(&r, &[], &[], "from a workflow");
+    let out = r.git(&["verify-commit", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let verify = |identity: &str| {
+        r.gitsign(&[
+            "verify",
+            &id,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            r.stack.issuer(),
+        ])
+    };
+    let out = verify(workflow);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = verify(r.stack.identity());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(actions.requests().len(), 1);
+}
+
 #[test]
 fn a_github_actions_token_service_that_refuses_fails_the_signing_and_changes_nothing() {
     let stack = Stack::start();
@@ -267,6 +311,25 @@ fn a_github_actions_token_service_that_refuses_fails_the_signing_and_changes_not
         assert_eq!(line, step, "{args:?}");
     }
     assert_eq!(actions.requests().len(), 4);
+
+    // A service that hands out an expired token: refused before Fulcio sees it.
+    let stale = ActionsService::minting(r.stack.issuer(), serde_json::json!({"exp_in": -120}));
+    let origin = stale.url.split("/_apis").next().unwrap().to_string();
+    let line = fails_with_one_line(
+        &r,
+        &commit_args("stale"),
+        &[
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &stale.url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN),
+        ],
+    );
+    assert!(
+        line.starts_with(&format!(
+            "gitsign: cannot get an identity token: the ID token from GitHub Actions ({origin}) is unusable: "
+        )) && line.contains("expired"),
+        "{line}"
+    );
+    assert_eq!(stale.requests().len(), 1);
 
     // Chosen, but the job has no Actions variables at all: no request is made.
     let r = without_token(Stack::start(), &[]);
