@@ -32,8 +32,14 @@ fn stack_binary() -> PathBuf {
 
 impl Stack {
     pub fn start() -> Stack {
+        Stack::start_with(&[])
+    }
+
+    /// Started with extra command-line flags (e.g. `--device-auto-approve`).
+    pub fn start_with(flags: &[&str]) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(stack_binary())
+            .args(flags)
             .arg("--dir")
             .arg(dir.path().join("stack"))
             .stdout(Stdio::piped())
@@ -141,16 +147,21 @@ impl Stack {
     /// The variables a signing git needs: the stack's URLs and trust root, a token from the
     /// environment (no browser).
     pub fn signing_env(&self) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = self
-            .env
+        let mut v = self.services_env();
+        v.push(("SIGSTORE_ID_TOKEN".into(), self.token()));
+        v
+    }
+
+    /// The stack's URLs and trust root, and no token source: neither a token nor the
+    /// provider and URL opener of its env file.
+    pub fn services_env(&self) -> Vec<(String, String)> {
+        self.env
             .iter()
             .filter(|(k, _)| {
                 k.as_str() != "GITSIGN_TOKEN_PROVIDER" && k.as_str() != "GITSIGN_URL_OPENER"
             })
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        v.push(("SIGSTORE_ID_TOKEN".into(), self.token()));
-        v
+            .collect()
     }
 
     /// The stack's CA certificates as PEM (for `openssl -CAfile`).
