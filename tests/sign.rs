@@ -368,7 +368,7 @@ fn a_duplicate_upload_gets_the_existing_entry_after_409() {
     let trust =
         gitsign::core::trust::TrustedRoot::from_json(&std::fs::read(stack.trusted_root()).unwrap())
             .unwrap();
-    let keys = gitsign::core::signing::log_keys(&trust);
+    let keys = gitsign::core::tlog::trusted_log_keys(&trust);
     tlog::verify_entry(&again, &body, &keys).unwrap();
     assert_eq!(stack.stats()["entries"], 1);
 }

@@ -4,7 +4,7 @@
 
 mod bundle;
 mod export;
-mod report;
+pub(crate) mod report;
 mod setup;
 pub mod sign;
 mod verify;

@@ -23,18 +23,51 @@ impl Reporter {
     }
 
     pub fn say(&mut self, line: &str) {
+        let line = printable(line);
         eprintln!("{line}");
         if let Some(f) = self.log.as_mut() {
             let _ = writeln!(f, "{line}");
         }
     }
-}
 
-impl Reporter {
     /// To the log file only (for lines the caller prints to stderr itself).
     pub fn note(&mut self, line: &str) {
         if let Some(f) = self.log.as_mut() {
-            let _ = writeln!(f, "{line}");
+            let _ = writeln!(f, "{}", printable(line));
         }
+    }
+}
+
+/// One line with control characters replaced: text from a signature or a server must not
+/// be able to forge further lines or terminal escapes in what git shows the user.
+pub fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Where gpg status lines go: `--status-fd=N` (git passes 1 to verify, 2 to sign); fd 1 and
+/// 2 are ours already, any other through /dev/fd. No fd: nowhere.
+pub fn status_writer(fd: Option<i32>) -> Result<Box<dyn Write>, crate::app::AppError> {
+    Ok(match fd {
+        None => Box::new(std::io::sink()),
+        Some(1) => Box::new(std::io::stdout()),
+        Some(2) => Box::new(std::io::stderr()),
+        Some(n) => Box::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/dev/fd/{n}"))
+                .map_err(|e| {
+                    crate::app::AppError::usage(format!("cannot write status to fd {n}: {e}"))
+                })?,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printable_lines_cannot_carry_newlines_or_escapes() {
+        assert_eq!(super::printable("a\nGOOD\r\u{1b}[2K"), "a?GOOD??[2K");
     }
 }

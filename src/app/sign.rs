@@ -31,18 +31,15 @@ struct StatusOut(Option<Box<dyn Write>>);
 
 impl StatusOut {
     fn open(fd: Option<i32>) -> Result<StatusOut, AppError> {
+        // stdout carries the signature and nothing else.
+        if fd == Some(1) {
+            return Err(AppError::usage(
+                "--status-fd=1 would mix status lines into the signature on stdout; use another fd (git uses 2)",
+            ));
+        }
         Ok(StatusOut(match fd {
             None => None,
-            Some(1) => Some(Box::new(std::io::stdout())),
-            Some(2) => Some(Box::new(std::io::stderr())),
-            Some(n) => Some(Box::new(
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(format!("/dev/fd/{n}"))
-                    .map_err(|e| {
-                        AppError::usage(format!("cannot write to --status-fd={n}: {e}"))
-                    })?,
-            )),
+            Some(_) => Some(crate::app::report::status_writer(fd)?),
         }))
     }
 

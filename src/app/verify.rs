@@ -133,21 +133,6 @@ fn read_input(path: Option<&Path>) -> Result<Vec<u8>, AppError> {
     Ok(buf)
 }
 
-/// Where status lines go: fd 1 and 2 are ours already; any other fd through /dev/fd.
-fn status_writer(fd: Option<i32>) -> Result<Box<dyn Write>, AppError> {
-    Ok(match fd {
-        None => Box::new(std::io::sink()),
-        Some(1) => Box::new(std::io::stdout()),
-        Some(2) => Box::new(std::io::stderr()),
-        Some(n) => Box::new(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(format!("/dev/fd/{n}"))
-                .map_err(|e| AppError::usage(format!("cannot write status to fd {n}: {e}")))?,
-        ),
-    })
-}
-
 fn settings_here() -> Result<(Settings, Option<Repo>), AppError> {
     let repo = Repo::discover().ok();
     let settings =
@@ -157,7 +142,7 @@ fn settings_here() -> Result<(Settings, Option<Repo>), AppError> {
 
 /// git's verify mode: `--status-fd=1 --verify SIGFILE -`.
 pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
-    let mut status = status_writer(args.status_fd)?;
+    let mut status = crate::app::report::status_writer(args.status_fd)?;
     let (settings, repo) = settings_here()?;
     let mut reporter = Reporter::new(settings.log_path.as_deref());
     let signature = std::fs::read(&args.signature_file).map_err(|e| {
@@ -188,7 +173,8 @@ pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
     let mut lines = vec![Status::NewSig];
     let code = match &outcome {
         Ok(v) => {
-            let time = v.signing_time.unwrap_or(v.verified_at);
+            // The time the log established, not the one the signer wrote.
+            let time = v.verified_at;
             lines.push(Status::GoodSig {
                 key_id: status::key_id(&v.fingerprint),
                 uid: v.identity.clone(),
@@ -307,11 +293,11 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
                 summary(v, &mut out);
             }
             Err(f) => {
-                eprintln!(
+                Reporter::new(None).say(&format!(
                     "gitsign: {name} {} NOT verified: {f}{}",
                     object.id,
                     help_for(f)
-                );
+                ));
             }
         },
     }

@@ -219,10 +219,7 @@ pub fn oid_string(bytes: &[u8]) -> String {
         Err(_) => hex(bytes),
     }
 }
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::core::gitobj::hex;
 
 #[derive(Debug, Clone)]
 struct Extension {
@@ -436,8 +433,6 @@ impl Certificate {
         })
     }
 
-    /// The subject as an RFC 4514 string, or a description of the certificate if the subject
-    /// is empty (as in Fulcio leaves).
     /// The subject as an RFC 4514 string (empty for Fulcio leaves).
     pub fn subject_string(&self) -> String {
         x509_cert::name::Name::from_der(self.subject_raw())
@@ -683,7 +678,8 @@ impl Certificate {
 }
 
 fn ia5(v: &[u8]) -> Result<String, CertError> {
-    if v.is_empty() || !v.is_ascii() {
+    // Printable ASCII only: an identity is shown to people and written into status lines.
+    if v.is_empty() || !v.iter().all(|b| (0x20..0x7f).contains(b)) {
         return Err(CertError::Malformed {
             what: "subject alternative name",
         });

@@ -9,6 +9,7 @@ pub enum PemError {
     NoBlock { label: String },
     Unterminated { label: String },
     BadBase64 { label: String },
+    SeveralBlocks { label: String },
 }
 
 impl fmt::Display for PemError {
@@ -19,6 +20,9 @@ impl fmt::Display for PemError {
                 write!(f, "-----BEGIN {label}----- block has no END line")
             }
             PemError::BadBase64 { label } => write!(f, "{label} block is not valid base64"),
+            PemError::SeveralBlocks { label } => {
+                write!(f, "more than one {label} block where one is expected")
+            }
         }
     }
 }
@@ -75,14 +79,18 @@ pub fn decode_all(text: &[u8], label: &str) -> Result<Vec<Vec<u8>>, PemError> {
     Ok(out)
 }
 
-/// Decodes exactly one block with this label.
+/// Decodes exactly one block with this label (two blocks are an error).
 pub fn decode_one(text: &[u8], label: &str) -> Result<Vec<u8>, PemError> {
-    decode_all(text, label)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PemError::NoBlock {
+    let mut blocks = decode_all(text, label)?;
+    match blocks.len() {
+        1 => Ok(blocks.remove(0)),
+        0 => Err(PemError::NoBlock {
             label: label.to_string(),
-        })
+        }),
+        _ => Err(PemError::SeveralBlocks {
+            label: label.to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]

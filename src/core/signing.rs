@@ -9,7 +9,7 @@ use crate::core::cert::{self, CertError, Certificate, Identity, San};
 use crate::core::gitobj::HashAlgo;
 use crate::core::sct::{self, SctError};
 use crate::core::time::UnixTime;
-use crate::core::tlog::{self, LogEntry, LogKey, TlogError, VerifiedEntry};
+use crate::core::tlog::{self, LogEntry, TlogError, VerifiedEntry};
 use crate::core::trust::TrustedRoot;
 
 /// How far in the future a fresh certificate's notBefore may be (the CA's clock and ours).
@@ -138,7 +138,8 @@ pub fn check_logged_entry(
     if entry.canonicalized_body.as_deref() != Some(body) {
         return Err(EntryError::BodyMismatch);
     }
-    let verified = tlog::verify_entry(entry, body, &log_keys(trust)).map_err(EntryError::Tlog)?;
+    let verified = tlog::verify_entry(entry, body, &tlog::trusted_log_keys(trust))
+        .map_err(EntryError::Tlog)?;
     if !leaf.valid_at(entry.integrated_time) {
         return Err(EntryError::CertificateNotValidAt {
             integrated_time: entry.integrated_time,
@@ -163,24 +164,6 @@ pub fn payload_hash_algo(payload: &[u8]) -> Option<HashAlgo> {
         64 => Some(HashAlgo::Sha256),
         _ => None,
     }
-}
-
-/// The trusted root's Rekor keys (keys of a type we cannot use are left out).
-pub fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
-    trust
-        .tlogs
-        .iter()
-        .filter_map(|t| {
-            Some(LogKey {
-                log_id: &t.log_id,
-                key: t.key.as_ref()?,
-                key_der: &t.key_der,
-                valid_from: Some(t.valid_for.start),
-                valid_until: t.valid_for.end,
-                base_url: &t.base_url,
-            })
-        })
-        .collect()
 }
 
 /// The email of the payload's `committer` (commit) or `tagger` (tag) header, if any.

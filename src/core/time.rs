@@ -110,7 +110,7 @@ pub fn parse_rfc3339(s: &str) -> Result<UnixTime, TimeError> {
         "Z" | "z" => 0,
         _ if rest.len() == 6
             && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
+            && rest.as_bytes()[3] == b':' =>
         {
             let oh = num(rest, 1..3).ok_or_else(err)?;
             let om = num(rest, 4..6).ok_or_else(err)?;
@@ -193,6 +193,8 @@ mod tests {
         );
         assert!(parse_rfc3339("2022-02-30T00:00:00Z").is_err());
         assert!(parse_rfc3339("2022-12-31 23:59:59").is_err());
+        // A multi-byte character where the offset's colon belongs is an error, not a panic.
+        assert!(parse_rfc3339("2022-12-31T23:59:59+0\u{e9}00").is_err());
     }
 
     #[test]

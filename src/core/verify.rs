@@ -23,7 +23,7 @@ use crate::core::pem::{self, PemError};
 use crate::core::policy::{IdentityPolicy, PolicyError};
 use crate::core::sct::{self, SctError};
 use crate::core::time::UnixTime;
-use crate::core::tlog::{self, LogEntry, LogKey, TlogError, VerifiedEntry};
+use crate::core::tlog::{self, LogEntry, LoggedContent, LoggedVerifier, TlogError, VerifiedEntry};
 use crate::core::trust::TrustedRoot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,23 +296,6 @@ impl Verified {
     }
 }
 
-fn log_keys(trust: &TrustedRoot) -> Vec<LogKey<'_>> {
-    trust
-        .tlogs
-        .iter()
-        .filter_map(|t| {
-            Some(LogKey {
-                log_id: &t.log_id,
-                key: t.key.as_ref()?,
-                key_der: &t.key_der,
-                valid_from: Some(t.valid_for.start),
-                valid_until: t.valid_for.end,
-                base_url: &t.base_url,
-            })
-        })
-        .collect()
-}
-
 /// Stage 2 without network: the embedded entry, or (only if the caller skips the log) the
 /// CMS signing time.
 pub fn verify_offline(
@@ -325,7 +308,7 @@ pub fn verify_offline(
             .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
         let body =
             tlog::hashedrekord_body(&sig.signed_attrs_digest, &sig.signature, &sig.leaf_pem());
-        let verified = tlog::verify_entry(&entry, &body, &log_keys(trust))
+        let verified = tlog::verify_entry(&entry, &body, &tlog::trusted_log_keys(trust))
             .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
         let at = verified.integrated_time;
         return finish(sig, trust, opts, at, Proof::EmbeddedEntry(verified));
@@ -341,33 +324,6 @@ pub fn verify_offline(
     finish(sig, trust, opts, at, Proof::Unchecked)
 }
 
-/// The fields of a hashedrekord 0.0.1 body that online matching needs.
-struct HashedRekord {
-    hash_hex: String,
-    signature: Vec<u8>,
-    public_key_pem: Vec<u8>,
-}
-
-fn parse_hashedrekord(body: &[u8]) -> Option<HashedRekord> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if v["kind"] != "hashedrekord" || v["apiVersion"] != "0.0.1" {
-        return None;
-    }
-    let spec = &v["spec"];
-    if spec["data"]["hash"]["algorithm"] != "sha256" {
-        return None;
-    }
-    Some(HashedRekord {
-        hash_hex: spec["data"]["hash"]["value"].as_str()?.to_ascii_lowercase(),
-        signature: b64.decode(spec["signature"]["content"].as_str()?).ok()?,
-        public_key_pem: b64
-            .decode(spec["signature"]["publicKey"]["content"].as_str()?)
-            .ok()?,
-    })
-}
-
 /// Stage 2 with entries found in Rekor (gitsign online mode). gitsign logged a separate
 /// signature over the object id (hex) with the same key; an entry counts only if its
 /// certificate is ours, its hash is sha256(object id), its signature verifies over the
@@ -379,30 +335,31 @@ pub fn verify_online(
     trust: &TrustedRoot,
     opts: &Options,
 ) -> Result<Verified, Failure> {
-    let expected_hash = hex(&keys::sha256(object_id.as_bytes()));
+    let expected_hash = keys::sha256(object_id.as_bytes());
     let key = sig
         .leaf
         .public_key()
         .map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
-    let logs = log_keys(trust);
+    let logs = tlog::trusted_log_keys(trust);
     let mut last = None;
     for entry in candidates {
         let Some(body) = entry.canonicalized_body.as_deref() else {
             last = Some("entry has no body".to_string());
             continue;
         };
-        let Some(rec) = parse_hashedrekord(body) else {
+        let Ok(LoggedContent::Digest { sha256, signature }) =
+            tlog::parse_body("hashedrekord", "0.0.1", body)
+        else {
             last = Some("entry is not a hashedrekord 0.0.1".to_string());
             continue;
         };
-        let same_cert =
-            pem::decode_one(&rec.public_key_pem, "CERTIFICATE").is_ok_and(|d| d == sig.leaf.der());
-        if !same_cert || rec.hash_hex != expected_hash {
+        let same_cert = signature.verifier == LoggedVerifier::Certificate(sig.leaf.der().to_vec());
+        if !same_cert || sha256 != expected_hash {
             last = Some("entry is for another object or certificate".to_string());
             continue;
         }
         if key
-            .verify(HashAlg::Sha256, object_id.as_bytes(), &rec.signature)
+            .verify(HashAlg::Sha256, object_id.as_bytes(), &signature.signature)
             .is_err()
         {
             last = Some("entry's signature over the object id does not verify".to_string());

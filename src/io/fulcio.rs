@@ -3,6 +3,8 @@
 //! here: the caller checks the chain against the trusted root (`core::signing`).
 
 use std::fmt;
+
+use crate::io::http::{self, BodyError, root_cause};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -139,17 +141,15 @@ pub struct FulcioClient {
 
 impl FulcioClient {
     pub fn new(base: &str, timeout: Duration) -> Result<FulcioClient, FulcioError> {
-        crate::io::rekor::install_crypto_provider();
-        let base = base.trim_end_matches('/').to_string();
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FulcioError::Unreachable {
-                url: base.clone(),
-                error: e.to_string(),
-            })?;
+        // The ID token travels in the request body: never in clear text to a remote host.
+        let base = http::service_url(base).map_err(|error| FulcioError::Unreachable {
+            url: base.to_string(),
+            error,
+        })?;
+        let client = http::client(timeout).map_err(|e| FulcioError::Unreachable {
+            url: base.clone(),
+            error: root_cause(&e),
+        })?;
         Ok(FulcioClient {
             base,
             timeout,
@@ -190,15 +190,16 @@ impl FulcioClient {
                 }
             })?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().map_err(|e| {
-            if e.is_timeout() {
-                timed_out()
-            } else {
-                FulcioError::BadResponse {
-                    url: self.base.clone(),
-                    error: root_cause(&e),
-                }
-            }
+        let body = http::read_body(resp).map_err(|e| match e {
+            BodyError::TimedOut => timed_out(),
+            BodyError::TooLarge => FulcioError::BadResponse {
+                url: self.base.clone(),
+                error: format!("answer larger than {} bytes", http::MAX_RESPONSE),
+            },
+            BodyError::Io(error) => FulcioError::BadResponse {
+                url: self.base.clone(),
+                error,
+            },
         })?;
         if !(200..300).contains(&status) {
             return Err(FulcioError::Status {
@@ -221,14 +222,6 @@ fn server_message(body: &[u8]) -> Option<String> {
         .take(200)
         .collect();
     Some(line.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 #[cfg(test)]

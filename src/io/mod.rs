@@ -3,6 +3,7 @@
 pub mod config;
 pub mod fulcio;
 pub mod git;
+pub mod http;
 pub mod key;
 pub mod oidc;
 pub mod rekor;

@@ -68,28 +68,38 @@ pub struct RekorClient {
     client: reqwest::blocking::Client,
 }
 
-/// Installs the ring crypto provider for rustls once per process.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+pub use crate::io::http::install_crypto_provider;
+use crate::io::http::{self, BodyError, root_cause};
 
 impl RekorClient {
     pub fn new(base: &str, timeout: Duration) -> Result<RekorClient, RekorError> {
-        install_crypto_provider();
-        let client = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RekorError::Unreachable {
-                url: base.to_string(),
-                error: e.to_string(),
-            })?;
+        let base = http::service_url(base).map_err(|error| RekorError::Unreachable {
+            url: base.to_string(),
+            error,
+        })?;
+        let client = http::client(timeout).map_err(|e| RekorError::Unreachable {
+            url: base.clone(),
+            error: root_cause(&e),
+        })?;
         Ok(RekorClient {
-            base: base.trim_end_matches('/').to_string(),
+            base,
             timeout,
             client,
         })
+    }
+
+    fn body_error(&self, e: BodyError) -> RekorError {
+        match e {
+            BodyError::TimedOut => self.timed_out(),
+            BodyError::TooLarge => RekorError::BadResponse {
+                url: self.base.clone(),
+                error: format!("answer larger than {} bytes", http::MAX_RESPONSE),
+            },
+            BodyError::Io(error) => RekorError::BadResponse {
+                url: self.base.clone(),
+                error,
+            },
+        }
     }
 
     fn post(
@@ -128,23 +138,11 @@ impl RekorClient {
                 }
             })?;
         let status = resp.status().as_u16();
-        let text = resp.text().map_err(|e| {
-            if e.is_timeout() {
-                RekorError::TimedOut {
-                    url: self.base.clone(),
-                    after: self.timeout,
-                }
-            } else {
-                RekorError::BadResponse {
-                    url: self.base.clone(),
-                    error: root_cause(&e),
-                }
-            }
-        })?;
+        let text = http::read_body(resp).map_err(|e| self.body_error(e))?;
         if !(200..300).contains(&status) {
             return Ok((status, serde_json::Value::Null));
         }
-        let json = serde_json::from_str(&text).map_err(|e| RekorError::BadResponse {
+        let json = serde_json::from_slice(&text).map_err(|e| RekorError::BadResponse {
             url: self.base.clone(),
             error: e.to_string(),
         })?;
@@ -183,7 +181,7 @@ impl RekorClient {
         let uuids: Vec<String> = uuids.into_iter().take(100).collect();
         let (status, found) = self.post(
             "/api/v1/log/entries/retrieve",
-            serde_json::json!({"entryUUIDs": uuids}),
+            serde_json::json!({"entryUUIDs": &uuids}),
             deadline,
         )?;
         if !(200..300).contains(&status) {
@@ -194,7 +192,10 @@ impl RekorClient {
         }
         let list = found
             .as_array()
-            .ok_or_else(|| bad("entries/retrieve did not return a list".into()))?;
+            .filter(|l| l.len() <= uuids.len())
+            .ok_or_else(|| {
+                bad("entries/retrieve did not return a list of the entries asked for".into())
+            })?;
         let mut out = Vec::new();
         for map in list {
             let obj = map
@@ -206,14 +207,6 @@ impl RekorClient {
         }
         Ok(out)
     }
-}
-
-fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 /// Uploads (signing).
@@ -239,7 +232,7 @@ impl RekorClient {
                 .get("location")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let text = resp.bytes().map_err(|e| self.failure(e))?;
+            let text = http::read_body(resp).map_err(|e| self.body_error(e))?;
             Ok((status, location, text))
         };
         let (status, location, text) = send(

@@ -2,7 +2,6 @@
 //! endpoints, the GitHub Actions token request. Every request has a timeout; every failure
 //! names the step and the server.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -34,10 +33,7 @@ fn show(url: &Url) -> String {
     u.to_string()
 }
 
-pub fn is_loopback_host(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::io::http::is_loopback_host;
 
 /// https, or http to a loopback address (tests, local stacks).
 pub fn checked_url(step: &'static str, url: &str) -> Result<Url, OidcError> {
@@ -284,13 +280,7 @@ impl Http {
     }
 }
 
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
+use crate::io::http::root_cause;
 
 /// The OAuth `error` (and description) of an error response, if it is one.
 pub fn oauth_error(body: &Value) -> Option<(String, Option<String>)> {
