@@ -193,9 +193,48 @@ pub fn split_tag(raw: &[u8]) -> Result<SignedObject, ObjectError> {
     }
     Ok(SignedObject {
         kind: ObjectKind::Tag,
-        payload: raw[..start].to_vec(),
+        payload: remove_signature_headers(&raw[..start])?,
         signature: signature.to_vec(),
     })
+}
+
+/// git's `remove_signature`: a tag's payload loses any `gpgsig` / `gpgsig-sha256` header
+/// (signatures for the other object format) and its continuation lines. One of each at most.
+fn remove_signature_headers(payload: &[u8]) -> Result<Vec<u8>, ObjectError> {
+    let mut out = Vec::with_capacity(payload.len());
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut in_signature = false;
+    let mut rest = payload;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let line = &rest[..end];
+        if line[0] == b'\n' {
+            out.extend_from_slice(rest);
+            break;
+        }
+        if in_signature && line[0] == b' ' {
+            // continuation of a removed signature header
+        } else if let Some(name) = [HashAlgo::Sha256.header(), HashAlgo::Sha1.header()]
+            .into_iter()
+            .find(|h| header_value(line, h).is_some())
+        {
+            if seen.contains(&name) {
+                return Err(ObjectError::DuplicateSignatureHeader {
+                    header: String::from_utf8_lossy(name).into_owned(),
+                });
+            }
+            seen.push(name);
+            in_signature = true;
+        } else {
+            out.extend_from_slice(line);
+            in_signature = false;
+        }
+        rest = &rest[end..];
+    }
+    Ok(out)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -332,6 +371,25 @@ mod tests {
                 kind: ObjectKind::Tag
             })
         );
+    }
+
+    #[test]
+    fn a_tags_payload_loses_other_format_signature_headers_as_in_git() {
+        let s = split_tag(TAG).unwrap();
+        let header_end = find(&s.payload, b"\n\n").unwrap() + 1;
+        let mut raw = s.payload[..header_end].to_vec();
+        raw.extend_from_slice(b"gpgsig-sha256 -----BEGIN X-----\n abc\n -----END X-----\n");
+        raw.extend_from_slice(&s.payload[header_end..]);
+        raw.extend_from_slice(&s.signature);
+        assert_eq!(split_tag(&raw).unwrap().payload, s.payload);
+        let mut twice = s.payload[..header_end].to_vec();
+        twice.extend_from_slice(b"gpgsig a\ngpgsig b\n");
+        twice.extend_from_slice(&s.payload[header_end..]);
+        twice.extend_from_slice(&s.signature);
+        assert!(matches!(
+            split_tag(&twice),
+            Err(ObjectError::DuplicateSignatureHeader { .. })
+        ));
     }
 
     #[test]
