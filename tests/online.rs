@@ -156,10 +156,7 @@ fn garbage_from_rekor_is_an_error_not_a_verification() {
 fn other_entry_json() -> String {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     JSON.get_or_init(|| {
-        use base64::Engine;
-        use gitsign::core::gitobj::hex;
         use gitsign::core::{keys, tlog};
-        let b64 = base64::engine::general_purpose::STANDARD;
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/data/fixtures/tlog/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
@@ -171,23 +168,7 @@ fn other_entry_json() -> String {
             &read("sig.der"),
             &String::from_utf8(read("cert.pem")).unwrap(),
         );
-        let p = e.inclusion_proof.as_ref().unwrap();
-        let entry = serde_json::json!({
-            "body": b64.encode(&body),
-            "integratedTime": e.integrated_time,
-            "logID": hex(&e.log_id),
-            "logIndex": e.log_index,
-            "verification": {
-                "inclusionProof": {
-                    "checkpoint": p.checkpoint,
-                    "hashes": p.hashes.iter().map(|h| hex(h)).collect::<Vec<_>>(),
-                    "logIndex": p.log_index,
-                    "rootHash": hex(&p.root_hash),
-                    "treeSize": p.tree_size,
-                },
-                "signedEntryTimestamp": b64.encode(e.signed_entry_timestamp.as_ref().unwrap()),
-            }
-        });
+        let entry = tlog::entry_to_rekor_json(&e, &body);
         serde_json::json!([{ "24296fb24b8ad77a": entry }]).to_string()
     })
     .clone()

@@ -39,7 +39,7 @@ pub use logged::{LoggedEntry, verify_logged};
 pub use merkle::{leaf_hash, node_hash, verify_inclusion};
 pub use note::{note_key_hint, note_key_id, url_host, verify_note};
 pub use proto::{decode_transparency_log_entry, encode_transparency_log_entry};
-pub use rekor_json::entry_from_rekor_json;
+pub use rekor_json::{entry_from_rekor_json, entry_to_rekor_json};
 
 /// A transparency log key as the trusted root lists it.
 ///

@@ -17,6 +17,33 @@ use serde_json::Value;
 
 use super::{InclusionProof, LogEntry, TlogError, unhex};
 
+/// The inverse of [`entry_from_rekor_json`]: the object Rekor serves under an entry's UUID.
+pub fn entry_to_rekor_json(entry: &LogEntry, body: &[u8]) -> Value {
+    let mut verification = serde_json::Map::new();
+    if let Some(p) = &entry.inclusion_proof {
+        verification.insert(
+            "inclusionProof".into(),
+            serde_json::json!({
+                "checkpoint": p.checkpoint,
+                "hashes": p.hashes.iter().map(|h| super::hex(h)).collect::<Vec<_>>(),
+                "logIndex": p.log_index,
+                "rootHash": super::hex(&p.root_hash),
+                "treeSize": p.tree_size,
+            }),
+        );
+    }
+    if let Some(set) = &entry.signed_entry_timestamp {
+        verification.insert("signedEntryTimestamp".into(), B64.encode(set).into());
+    }
+    serde_json::json!({
+        "body": B64.encode(body),
+        "integratedTime": entry.integrated_time,
+        "logID": super::hex(&entry.log_id),
+        "logIndex": entry.log_index,
+        "verification": verification,
+    })
+}
+
 fn malformed(what: &'static str) -> TlogError {
     TlogError::Malformed { what }
 }

@@ -606,23 +606,7 @@ fn truncated_or_extended_real_entry_fails() {
 
 /// The entry as `GET /api/v1/log/entries/{uuid}` returns it.
 fn rekor_json(e: &LogEntry, body: &[u8]) -> serde_json::Value {
-    let p = e.inclusion_proof.as_ref().unwrap();
-    serde_json::json!({
-        "body": B64.encode(body),
-        "integratedTime": e.integrated_time,
-        "logID": hex(&e.log_id),
-        "logIndex": e.log_index,
-        "verification": {
-            "inclusionProof": {
-                "checkpoint": p.checkpoint,
-                "hashes": p.hashes.iter().map(|h| hex(h)).collect::<Vec<_>>(),
-                "logIndex": p.log_index,
-                "rootHash": hex(&p.root_hash),
-                "treeSize": p.tree_size,
-            },
-            "signedEntryTimestamp": B64.encode(e.signed_entry_timestamp.as_ref().unwrap()),
-        }
-    })
+    entry_to_rekor_json(e, body)
 }
 
 #[test]
