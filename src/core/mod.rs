@@ -13,6 +13,7 @@ pub mod keys;
 pub mod pem;
 pub mod policy;
 pub mod sct;
+pub mod shellwords;
 pub mod signing;
 pub mod status;
 #[cfg(test)]

@@ -206,42 +206,9 @@ pub fn read_git_config(git_dir: Option<&Path>) -> Result<HashMap<String, String>
 pub fn command_line_config(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Some(params) = env("GIT_CONFIG_PARAMETERS") {
-        // Shell-quoted words: 'key=value' (old) or 'key'='value' (git >= 2.31).
-        let mut words = Vec::new();
-        let mut cur = String::new();
-        let mut chars = params.chars().peekable();
-        let mut in_word = false;
-        while let Some(c) = chars.next() {
-            match c {
-                '\'' => {
-                    in_word = true;
-                    for q in chars.by_ref() {
-                        if q == '\'' {
-                            break;
-                        }
-                        cur.push(q);
-                    }
-                }
-                '\\' => {
-                    if let Some(n) = chars.next() {
-                        cur.push(n);
-                    }
-                }
-                c if c.is_whitespace() => {
-                    if in_word {
-                        words.push(std::mem::take(&mut cur));
-                        in_word = false;
-                    }
-                }
-                c => {
-                    in_word = true;
-                    cur.push(c);
-                }
-            }
-        }
-        if in_word {
-            words.push(cur);
-        }
+        // Shell-quoted words: 'key=value' (old) or 'key'='value' (git >= 2.31). git always
+        // writes it well-formed; anything else is not git's and is ignored.
+        let words = crate::core::shellwords::split(&params).unwrap_or_default();
         for w in words {
             if let Some((k, v)) = w.split_once('=') {
                 out.push((k.to_ascii_lowercase(), v.to_string()));
