@@ -13,12 +13,16 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A blocking client with our timeouts and no redirects.
+/// A blocking client with our timeouts, no redirects and no idle connections kept: a
+/// process makes a handful of requests, seconds apart while it polls a device flow, and a
+/// server closing an idle keep-alive connection just as it is reused fails the request
+/// ("connection closed before message completed").
 pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, reqwest::Error> {
     install_crypto_provider();
     reqwest::blocking::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
+        .pool_max_idle_per_host(0)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
         .build()

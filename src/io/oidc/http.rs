@@ -82,14 +82,9 @@ pub struct FormResponse {
 
 impl Http {
     pub fn new() -> Result<Http, OidcError> {
-        crate::io::rekor::install_crypto_provider();
-        let client = Client::builder()
-            .timeout(HTTP_TIMEOUT)
-            .connect_timeout(HTTP_TIMEOUT)
-            // The endpoints come from discovery; a redirect elsewhere is not followed.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
-            .build()
+        // The endpoints come from discovery; a redirect elsewhere is not followed (the
+        // shared profile follows none).
+        let client = crate::io::http::client(HTTP_TIMEOUT)
             .map_err(|e| OidcError::HttpClient(e.to_string()))?;
         Ok(Http { client })
     }
