@@ -17,6 +17,23 @@ use signing::{Signing, gitsign_line};
 use stack::Stack;
 
 /// The raw commit split into payload and signature PEM (relabelled for OpenSSL).
+/// `openssl cms -verify` of DIR/sig.pem over DIR/payload with DIR/ca.pem as trust.
+fn openssl_cms_verify(dir: &std::path::Path) -> std::process::Output {
+    Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "PEM", "-purpose", "any",
+        ])
+        .args(["-no_check_time", "-out", "/dev/null"])
+        .arg("-in")
+        .arg(dir.join("sig.pem"))
+        .arg("-content")
+        .arg(dir.join("payload"))
+        .arg("-CAfile")
+        .arg(dir.join("ca.pem"))
+        .output()
+        .unwrap()
+}
+
 fn openssl_verify(r: &Signing, id: &str, kind: &str) {
     let raw = r.git(&["cat-file", kind, id]).stdout;
     let algo = gitsign::core::gitobj::HashAlgo::Sha1;
@@ -34,37 +51,13 @@ fn openssl_verify(r: &Signing, id: &str, kind: &str) {
     )
     .unwrap();
     std::fs::write(dir.join("ca.pem"), r.stack.ca_pem()).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "cms", "-verify", "-binary", "-inform", "PEM", "-purpose", "any",
-        ])
-        .args(["-no_check_time", "-out", "/dev/null"])
-        .arg("-in")
-        .arg(dir.join("sig.pem"))
-        .arg("-content")
-        .arg(dir.join("payload"))
-        .arg("-CAfile")
-        .arg(dir.join("ca.pem"))
-        .output()
-        .unwrap();
+    let out = openssl_cms_verify(dir);
     assert!(out.status.success(), "openssl: {}", text(&out.stderr));
     // And a flipped payload byte is refused.
     let mut bad = obj.payload.clone();
     bad[0] ^= 1;
     std::fs::write(dir.join("payload"), &bad).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "cms", "-verify", "-binary", "-inform", "PEM", "-purpose", "any",
-        ])
-        .args(["-no_check_time", "-out", "/dev/null"])
-        .arg("-in")
-        .arg(dir.join("sig.pem"))
-        .arg("-content")
-        .arg(dir.join("payload"))
-        .arg("-CAfile")
-        .arg(dir.join("ca.pem"))
-        .output()
-        .unwrap();
+    let out = openssl_cms_verify(dir);
     assert!(!out.status.success(), "openssl accepted a modified payload");
 }
 

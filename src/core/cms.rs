@@ -288,22 +288,15 @@ mod tests {
     use crate::core::{gitobj, pem};
 
     fn vector_signatures() -> Vec<(String, Vec<u8>)> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors/real");
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let kind = match path.extension().and_then(|e| e.to_str()) {
-                Some("commit") => gitobj::ObjectKind::Commit,
-                Some("tag") => gitobj::ObjectKind::Tag,
-                _ => continue,
-            };
-            let raw = std::fs::read(&path).unwrap();
-            let obj = gitobj::split(kind, &raw, gitobj::HashAlgo::Sha1).unwrap();
-            let der = pem::decode_one(&obj.signature, "SIGNED MESSAGE").unwrap();
-            out.push((path.display().to_string(), der));
-        }
-        assert_eq!(out.len(), 19);
-        out
+        gitobj::test_vectors()
+            .into_iter()
+            .map(|(name, obj)| {
+                (
+                    name,
+                    pem::decode_one(&obj.signature, "SIGNED MESSAGE").unwrap(),
+                )
+            })
+            .collect()
     }
 
     #[test]

@@ -198,21 +198,7 @@ mod tests {
     use crate::core::{cms, gitobj, pem};
 
     fn vectors() -> Vec<(String, gitobj::SignedObject)> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors/real");
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let kind = match path.extension().and_then(|e| e.to_str()) {
-                Some("commit") => gitobj::ObjectKind::Commit,
-                Some("tag") => gitobj::ObjectKind::Tag,
-                _ => continue,
-            };
-            let raw = std::fs::read(&path).unwrap();
-            let obj = gitobj::split(kind, &raw, gitobj::HashAlgo::Sha1).unwrap();
-            out.push((path.display().to_string(), obj));
-        }
-        assert_eq!(out.len(), 19);
-        out
+        gitobj::test_vectors()
     }
 
     /// Rebuilds a received signature from its parsed parts: signed attributes from the digest

@@ -291,6 +291,28 @@ pub fn join(
     }
 }
 
+/// The real vectors in tests/data/vectors/real, split: (path, object). For unit tests.
+#[cfg(test)]
+pub(crate) fn test_vectors() -> Vec<(String, SignedObject)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vectors/real");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let kind = match path.extension().and_then(|e| e.to_str()) {
+            Some("commit") => ObjectKind::Commit,
+            Some("tag") => ObjectKind::Tag,
+            _ => continue,
+        };
+        let raw = std::fs::read(&path).unwrap();
+        out.push((
+            path.display().to_string(),
+            split(kind, &raw, HashAlgo::Sha1).unwrap(),
+        ));
+    }
+    assert_eq!(out.len(), 19);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
