@@ -69,10 +69,13 @@ impl Client {
             .set_read_timeout(Some(timeout))
             .and_then(|()| self.stream.set_write_timeout(Some(CALL)))
             .map_err(|e| broken(e.to_string()))?;
-        protocol::write_frame(&mut self.stream, request).map_err(|e| broken(e.to_string()))?;
-        let body = protocol::read_frame(&mut self.stream).map_err(|e| match e {
-            FrameError::Closed => broken("the agent closed the connection".into()),
-            e => broken(e.to_string()),
+        // An agent that refuses us answers and hangs up before reading: if the write fails,
+        // its reply is still the better explanation.
+        let written = protocol::write_frame(&mut self.stream, request);
+        let body = protocol::read_frame(&mut self.stream).map_err(|e| match (e, &written) {
+            (_, Err(w)) => broken(w.to_string()),
+            (FrameError::Closed, _) => broken("the agent closed the connection".into()),
+            (e, _) => broken(e.to_string()),
         })?;
         match protocol::decode::<Response>(&body).map_err(|e| broken(e.to_string()))? {
             Response::Error { code, message } => Err(ClientError::Agent { code, message }),

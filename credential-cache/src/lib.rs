@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod keyring;
 pub mod protocol;
 mod secret;
 pub mod socket;

@@ -3,6 +3,8 @@
 //! configuration error).
 
 mod bundle;
+mod credential;
+mod credentials;
 mod export;
 pub(crate) mod report;
 mod setup;
@@ -59,6 +61,7 @@ pub fn run(command: Command) -> i32 {
         Command::GpgSign(args) => sign::gpg_sign(&args),
         Command::Setup(args) => setup::setup(&args),
         Command::ExportBundle(args) => export::export_bundle(&args),
+        Command::Credentials(action) => credentials::credentials(action),
         Command::Version => {
             println!("gitsign-rs {}", env!("CARGO_PKG_VERSION"));
             Ok(OK)

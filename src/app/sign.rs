@@ -9,21 +9,19 @@
 use std::io::{Read, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::app::credential::{Credential, Obtainer, Source};
 use crate::app::{AppError, OK, Reporter};
 use crate::cli::GpgSign;
 use crate::core::cert::Certificate;
 use crate::core::cms_builder::{self, Signer};
 use crate::core::gitobj::{self, HashAlgo};
-use crate::core::keys::sha256;
+use crate::core::keys::{HashAlg, PublicKey, sha256};
 use crate::core::signing;
 use crate::core::status::Status;
 use crate::core::tlog;
 use crate::core::{pem, trust::TrustedRoot};
 use crate::io::config::Settings;
-use crate::io::fulcio::FulcioClient;
 use crate::io::git::Repo;
-use crate::io::key::EphemeralKey;
-use crate::io::oidc;
 use crate::io::rekor::RekorClient;
 
 /// Where status lines go: git passes `--status-fd=2`.
@@ -143,47 +141,23 @@ pub fn sign(
     }
     let trust: TrustedRoot = crate::io::trust::load(settings, None)
         .map_err(|e| AppError::failed(format!("cannot load the trusted root: {e}")))?;
-    let token = oidc::id_token(settings, ui)
-        .map_err(|e| AppError::failed(format!("cannot get an identity token: {e}")))?;
-    let identity = token.identity().to_string();
-    let token_issuer = token.issuer().to_string();
-
-    if settings.match_committer {
-        let committer = signing::payload_signer_email(payload).or(settings.committer_email.clone());
-        if committer.as_deref() != Some(identity.as_str()) {
-            return Err(AppError::failed(format!(
-                "gitsign.matchCommitter: the identity {identity:?} is not the committer's email {}; nothing was signed",
-                committer.map_or("(none)".to_string(), |c| format!("{c:?}"))
-            )));
+    let committer = signing::payload_signer_email(payload).or(settings.committer_email.clone());
+    let mut credentials = Obtainer::new(settings, &trust, committer);
+    let mut cred = credentials.obtain(ui)?;
+    // Every use of the key comes before any log entry is written, so a credential cache
+    // that fails here (the agent went away) costs a sign-in, not a half-logged signature.
+    let signed = match sign_with(&cred, payload, algo, online) {
+        Ok(s) => s,
+        Err(e) if !matches!(cred.source, Source::SignedIn) => {
+            credentials.fall_back(&e, ui);
+            cred = credentials.sign_in(ui)?;
+            sign_with(&cred, payload, algo, online).map_err(AppError::failed)?
         }
-    }
-
-    let key = EphemeralKey::generate().map_err(AppError::failed)?;
-    let fulcio = FulcioClient::new(&settings.fulcio, settings.rekor_timeout)
-        .map_err(|e| AppError::failed(e.to_string()))?;
-    let chain = fulcio
-        .signing_cert(&token, &key)
-        .map_err(|e| AppError::failed(e.to_string()))?;
-    drop(token);
-    let leaf = signing::check_issued_certificate(
-        &chain,
-        &trust,
-        now(),
-        &key.public_key_der(),
-        &identity,
-        &token_issuer,
-    )
-    .map_err(|e| {
-        AppError::failed(format!(
-            "Fulcio at {} issued a certificate that does not check out: {e}",
-            fulcio.url()
-        ))
-    })?;
+        Err(e) => return Err(AppError::failed(e)),
+    };
+    let leaf = &cred.leaf;
+    let identity = &cred.identity;
     let leaf_pem = pem::encode("CERTIFICATE", leaf.der());
-
-    let signed_attrs = cms_builder::signed_attributes(&sha256(payload), now())
-        .map_err(|e| AppError::failed(e.to_string()))?;
-    let signature = key.sign(&signed_attrs);
 
     let rekor = RekorClient::new(&settings.rekor, settings.rekor_timeout)
         .map_err(|e| AppError::failed(e.to_string()))?;
@@ -191,7 +165,7 @@ pub fn sign(
         let entry = rekor
             .upload(&body)
             .map_err(|e| AppError::failed(format!("cannot log the signature: {e}")))?;
-        signing::check_logged_entry(&entry, &body, &leaf, &trust).map_err(|e| {
+        signing::check_logged_entry(&entry, &body, leaf, &trust).map_err(|e| {
             AppError::failed(format!(
                 "Rekor at {} returned an entry that does not check out: {e}",
                 rekor.url()
@@ -200,56 +174,121 @@ pub fn sign(
         Ok(entry)
     };
 
-    let (unsigned, offline_index) = if online {
-        (Vec::new(), None)
-    } else {
-        let body = tlog::hashedrekord_body(&sha256(&signed_attrs), &signature, &leaf_pem);
-        let entry = log(body)?;
-        let attr = cms_builder::tlog_entry_attribute(&entry)
-            .map_err(|e| AppError::failed(e.to_string()))?;
-        (vec![attr], Some(entry.log_index))
+    let (pem_sig, log_index) = match signed.object {
+        None => {
+            let body = tlog::hashedrekord_body(
+                &sha256(&signed.signed_attrs),
+                &signed.signature,
+                &leaf_pem,
+            );
+            let entry = log(body)?;
+            let attr = cms_builder::tlog_entry_attribute(&entry)
+                .map_err(|e| AppError::failed(e.to_string()))?;
+            (assemble(leaf, &signed, &[attr]), entry.log_index)
+        }
+        Some(object) => {
+            // gitsign's online mode logs the id of the object git is about to write.
+            let body = tlog::hashedrekord_body(
+                &sha256(object.id.as_bytes()),
+                &object.id_signature,
+                &leaf_pem,
+            );
+            let entry = log(body)?;
+            ui.say(&format!(
+                "gitsign: logged {} {} in Rekor at {} (entry {}, online mode: not embedded)",
+                object.kind.name(),
+                object.id,
+                rekor.url(),
+                entry.log_index
+            ));
+            (object.pem, entry.log_index)
+        }
     };
-    let der = cms_builder::assemble(&Signer {
-        certificates: &[leaf.der()],
-        issuer: leaf.issuer_raw(),
-        serial: leaf.serial(),
-        signed_attrs: &signed_attrs,
-        signature: &signature,
-        unsigned_attrs: &unsigned,
-    });
-    let pem_sig = pem::encode("SIGNED MESSAGE", &der);
-
-    let log_index = if let Some(index) = offline_index {
-        index
-    } else {
-        // gitsign's online mode logs the id of the object git is about to write.
-        let kind = gitobj::kind_of_payload(payload).ok_or_else(|| {
-            AppError::failed(
-                "gitsign.rekorMode=online needs a commit or tag to sign (the log entry is keyed on its object id)",
-            )
-        })?;
-        let raw = gitobj::join(kind, payload, pem_sig.as_bytes(), algo)
-            .map_err(|e| AppError::failed(format!("cannot compute the object id: {e}")))?;
-        let id = algo.object_id(kind, &raw);
-        let id_sig = key.sign(id.as_bytes());
-        let body = tlog::hashedrekord_body(&sha256(id.as_bytes()), &id_sig, &leaf_pem);
-        let entry = log(body)?;
-        ui.say(&format!(
-            "gitsign: logged {} {id} in Rekor at {} (entry {}, online mode: not embedded)",
-            kind.name(),
-            rekor.url(),
-            entry.log_index
-        ));
-        entry.log_index
+    let via = match cred.source {
+        Source::SignedIn => "signed in",
+        Source::Agent => "cached by the credential cache",
+        Source::StoredInAgent => "signed in; now cached by the credential cache",
+        Source::Keyring => "cached in the keyring",
+        Source::StoredInKeyring => "signed in; now cached in the keyring",
     };
     ui.say(&format!(
-        "gitsign: signed as {identity} (certificate from Fulcio at {}, Rekor entry {log_index} at {})",
-        fulcio.url(),
+        "gitsign: signed as {identity} (certificate from Fulcio at {}, {via}, valid {} s more; Rekor entry {log_index} at {})",
+        settings.fulcio,
+        leaf.not_after() - now(),
         rekor.url()
     ));
     Ok(Signature {
         pem: pem_sig,
-        leaf,
+        leaf: cred.leaf,
         log_index,
     })
+}
+
+/// The signatures one git object needs, made before anything is logged.
+struct Signed {
+    signed_attrs: Vec<u8>,
+    signature: Vec<u8>,
+    /// Online mode: the finished signature and the object id, signed too.
+    object: Option<OnlineObject>,
+}
+
+struct OnlineObject {
+    kind: gitobj::ObjectKind,
+    id: String,
+    id_signature: Vec<u8>,
+    pem: String,
+}
+
+fn sign_with(
+    cred: &Credential,
+    payload: &[u8],
+    algo: HashAlgo,
+    online: bool,
+) -> Result<Signed, String> {
+    let signed_attrs =
+        cms_builder::signed_attributes(&sha256(payload), now()).map_err(|e| e.to_string())?;
+    let signature = cred.key.sign(&signed_attrs)?;
+    // The signature must verify with the certificate's key: whatever holds the key (this
+    // process, the agent, the keyring), nothing leaves here that the certificate disowns.
+    PublicKey::from_spki_der(cred.leaf.spki_der())
+        .and_then(|k| k.verify(HashAlg::Sha256, &signed_attrs, &signature))
+        .map_err(|e| format!("the key's signature does not verify with the certificate ({e})"))?;
+    let mut signed = Signed {
+        signed_attrs,
+        signature,
+        object: None,
+    };
+    if online {
+        let kind = gitobj::kind_of_payload(payload).ok_or(
+            "gitsign.rekorMode=online needs a commit or tag to sign (the log entry is keyed on its object id)",
+        )?;
+        let pem = assemble(&cred.leaf, &signed, &[]);
+        let raw = gitobj::join(kind, payload, pem.as_bytes(), algo)
+            .map_err(|e| format!("cannot compute the object id: {e}"))?;
+        let id = algo.object_id(kind, &raw);
+        let id_signature = cred.key.sign(id.as_bytes())?;
+        signed.object = Some(OnlineObject {
+            kind,
+            id,
+            id_signature,
+            pem,
+        });
+    }
+    Ok(signed)
+}
+
+fn assemble(
+    leaf: &Certificate,
+    signed: &Signed,
+    unsigned: &[cms_builder::AttributeValue],
+) -> String {
+    let der = cms_builder::assemble(&Signer {
+        certificates: &[leaf.der()],
+        issuer: leaf.issuer_raw(),
+        serial: leaf.serial(),
+        signed_attrs: &signed.signed_attrs,
+        signature: &signed.signature,
+        unsigned_attrs: unsigned,
+    });
+    pem::encode("SIGNED MESSAGE", &der)
 }

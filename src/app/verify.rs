@@ -48,8 +48,12 @@ fn verify_object(obj: &Signed<'_>, cx: &Context<'_>) -> Result<Verified, Failure
             obj.algo.object_id(obj.kind, &raw)
         }
     };
-    let lookup = RekorClient::new(&cx.settings.rekor, cx.settings.rekor_timeout)
-        .and_then(|c| c.entries_for_certificate(&checked.leaf_pem()));
+    let lookup = RekorClient::new(&cx.settings.rekor, cx.settings.rekor_timeout).and_then(|c| {
+        c.entries_for(
+            &checked.leaf_pem(),
+            &crate::core::keys::sha256(id.as_bytes()),
+        )
+    });
     match lookup {
         Ok(entries) => verify::verify_online(&checked, &id, &entries, cx.trust, &cx.opts),
         Err(e) => Err(checked.fail(VerifyError::LogUnavailable {

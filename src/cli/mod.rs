@@ -23,6 +23,7 @@ pub enum Command {
     Version,
     Setup(SetupArgs),
     ExportBundle(ExportBundleArgs),
+    Credentials(CredentialsAction),
     /// clap's own output (help, version): print it and exit with its code.
     Display {
         text: String,
@@ -152,6 +153,19 @@ enum Sub {
     Setup(SetupArgs),
     /// Write a commit's (or tag's) signature as a Sigstore bundle (v0.3 JSON) on stdout.
     ExportBundle(ExportBundleArgs),
+    /// List or clear the cached signing credentials (never shows key material).
+    Credentials {
+        #[command(subcommand)]
+        action: CredentialsAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum CredentialsAction {
+    /// Identity, issuer, expiry and signatures made, per cached credential.
+    List,
+    /// Forget every cached credential (the agent zeroizes the keys).
+    Clear,
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -161,6 +175,7 @@ const SUBCOMMANDS: &[&str] = &[
     "version",
     "setup",
     "export-bundle",
+    "credentials",
     "help",
     "--help",
     "-h",
@@ -201,6 +216,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
                 Sub::Version => Command::Version,
                 Sub::Setup(a) => Command::Setup(a),
                 Sub::ExportBundle(a) => Command::ExportBundle(a),
+                Sub::Credentials { action } => Command::Credentials(action),
             }),
             Err(e) => {
                 let exit_code = if e.use_stderr() { 2 } else { 0 };

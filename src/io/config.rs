@@ -36,6 +36,9 @@ pub struct Settings {
     pub committer_name: Option<String>,
     pub committer_email: Option<String>,
     pub credential_cache: Option<PathBuf>,
+    /// `socket`, `system` (alias `keyring`) or `off`; unset: the socket when
+    /// `GITSIGN_CREDENTIAL_CACHE` names one or the agent's default socket answers.
+    pub credential_cache_mode: Option<String>,
     /// gitsign-rs: a Sigstore trusted root (JSON) replacing the compiled-in one.
     pub trusted_root: Option<PathBuf>,
     /// gitsign-rs: how long a Rekor lookup may take in all.
@@ -121,6 +124,10 @@ impl Settings {
             committer_name: g("user.name"),
             committer_email: g("user.email"),
             credential_cache: path(e("GITSIGN_CREDENTIAL_CACHE")),
+            credential_cache_mode: own(
+                "GITSIGN_CREDENTIAL_CACHE_MODE",
+                "gitsign.credentialCacheMode",
+            ),
             trusted_root: path(own("GITSIGN_TRUSTED_ROOT", "gitsign.trustedRoot")),
             rekor_timeout: Duration::from_secs(
                 own("GITSIGN_REKOR_TIMEOUT", "gitsign.rekorTimeout")

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::core::pem;
-use crate::io::key::EphemeralKey;
+use crate::io::key::KeySigner;
 use crate::io::oidc::IdToken;
 
 #[derive(Debug)]
@@ -38,6 +38,11 @@ pub enum FulcioError {
     /// gitsign's signature format cannot carry.
     DetachedSct {
         url: String,
+    },
+    /// The key could not sign the proof of possession (the credential cache went away).
+    ProofOfPossession {
+        url: String,
+        error: String,
     },
 }
 
@@ -70,6 +75,10 @@ impl fmt::Display for FulcioError {
                 f,
                 "Fulcio at {url} sent an unreadable certificate response ({error})"
             ),
+            FulcioError::ProofOfPossession { url, error } => write!(
+                f,
+                "cannot sign the proof of possession for Fulcio at {url} ({error})"
+            ),
             FulcioError::DetachedSct { url } => write!(
                 f,
                 "Fulcio at {url} issued a certificate with a detached SCT, which gitsign signatures cannot carry"
@@ -80,16 +89,17 @@ impl fmt::Display for FulcioError {
 
 impl std::error::Error for FulcioError {}
 
-/// The request body (REFERENCE.md §6). The proof of possession is our signature over the
-/// identity the token names, which Fulcio checks with the submitted key.
-pub fn request_body(token: &IdToken, key: &EphemeralKey) -> serde_json::Value {
-    serde_json::json!({
+/// The request body (REFERENCE.md §6). The proof of possession is the key's signature over
+/// the identity the token names, which Fulcio checks with the submitted key.
+pub fn request_body(token: &IdToken, key: &dyn KeySigner) -> Result<serde_json::Value, String> {
+    let proof = key.sign(token.identity().as_bytes())?;
+    Ok(serde_json::json!({
         "credentials": {"oidcIdentityToken": token.raw()},
         "publicKeyRequest": {
-            "publicKey": {"algorithm": "ECDSA", "content": key.public_key_pem()},
-            "proofOfPossession": STANDARD.encode(key.sign(token.identity().as_bytes())),
+            "publicKey": {"algorithm": "ECDSA", "content": pem::encode("PUBLIC KEY", &key.public_key_der())},
+            "proofOfPossession": STANDARD.encode(proof),
         }
-    })
+    }))
 }
 
 /// Extracts the DER chain (leaf first) from a `signingCert` response.
@@ -166,8 +176,12 @@ impl FulcioClient {
     pub fn signing_cert(
         &self,
         token: &IdToken,
-        key: &EphemeralKey,
+        key: &dyn KeySigner,
     ) -> Result<Vec<Vec<u8>>, FulcioError> {
+        let body = request_body(token, key).map_err(|error| FulcioError::ProofOfPossession {
+            url: self.base.clone(),
+            error,
+        })?;
         let timed_out = || FulcioError::TimedOut {
             url: self.base.clone(),
             after: self.timeout,
@@ -177,7 +191,7 @@ impl FulcioClient {
             .post(format!("{}/api/v2/signingCert", self.base))
             .header("content-type", "application/json")
             .header("accept", "application/json")
-            .body(request_body(token, key).to_string())
+            .body(body.to_string())
             .send()
             .map_err(|e| {
                 if e.is_timeout() {

@@ -13,6 +13,25 @@ pub struct EphemeralKey {
     key: SigningKey,
 }
 
+/// A P-256 key that signs for us: in this process ([`EphemeralKey`]) or held by the
+/// credential cache's agent, which never hands the key out.
+pub trait KeySigner {
+    /// SubjectPublicKeyInfo, DER.
+    fn public_key_der(&self) -> Vec<u8>;
+    /// DER ECDSA-with-SHA256 over `message`.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+impl KeySigner for EphemeralKey {
+    fn public_key_der(&self) -> Vec<u8> {
+        EphemeralKey::public_key_der(self)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(EphemeralKey::sign(self, message))
+    }
+}
+
 impl EphemeralKey {
     /// A fresh key. Fails only if the OS generator does.
     pub fn generate() -> Result<EphemeralKey, String> {
@@ -27,6 +46,18 @@ impl EphemeralKey {
                 return Ok(EphemeralKey { key });
             }
         }
+    }
+
+    /// A key read back from the OS keyring (`credentialCacheMode=system`).
+    pub fn from_scalar(scalar: &[u8; 32]) -> Result<EphemeralKey, String> {
+        SigningKey::from_slice(scalar)
+            .map(|key| EphemeralKey { key })
+            .map_err(|_| "the stored key is not a P-256 key".to_string())
+    }
+
+    /// The secret scalar, for the OS keyring only.
+    pub fn to_scalar(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(self.key.to_bytes().into())
     }
 
     /// The public key as DER SubjectPublicKeyInfo.

@@ -1,10 +1,12 @@
 //! The edges: git, configuration, Rekor, the trusted root on disk. No verification logic.
 
+pub mod cache;
 pub mod config;
 pub mod fulcio;
 pub mod git;
 pub mod http;
 pub mod key;
+pub mod keyring;
 pub mod oidc;
 pub mod rekor;
 pub mod trust;

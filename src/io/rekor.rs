@@ -149,10 +149,20 @@ impl RekorClient {
         Ok((status, json))
     }
 
-    /// Entries logged with this certificate (gitsign online mode), unverified.
-    pub fn entries_for_certificate(&self, cert_pem: &str) -> Result<Vec<LogEntry>, RekorError> {
+    /// Entries logged with this certificate over this hash (gitsign online mode),
+    /// unverified. Searching by both (GHSA-8pmp-678w-c8xx): one cached certificate signs
+    /// many commits, and the entry of *this* commit is the one whose hash is its id's.
+    pub fn entries_for(
+        &self,
+        cert_pem: &str,
+        logged_hash: &[u8; 32],
+    ) -> Result<Vec<LogEntry>, RekorError> {
         let deadline = Instant::now() + self.timeout;
-        let query = serde_json::json!({"publicKey": {"format": "x509", "content": STANDARD.encode(cert_pem)}});
+        let query = serde_json::json!({
+            "publicKey": {"format": "x509", "content": STANDARD.encode(cert_pem)},
+            "hash": format!("sha256:{}", crate::core::gitobj::hex(logged_hash)),
+            "operator": "and",
+        });
         let (status, uuids) = self.post("/api/v1/index/retrieve", query, deadline)?;
         match status {
             404 | 501 => {

@@ -343,6 +343,7 @@ impl Ca {
         oidc_issuer: &str,
         ctlog: &SigningKey,
         now: i64,
+        lifetime: i64,
     ) -> Result<Issued, StackError> {
         let san_value = match san {
             San::Email(e) => encode(0x81, e.as_bytes()),
@@ -385,7 +386,7 @@ impl Ca {
                 serial: &serial,
                 issuer: &self.intermediate_subject,
                 not_before: now,
-                not_after: now + LEAF_LIFETIME,
+                not_after: now + lifetime,
                 subject: &subject,
                 spki,
                 exts,
@@ -474,7 +475,14 @@ mod tests {
         let leaf_key = SigningKey::ephemeral(Curve::P256).unwrap();
         let san = San::Email("dev@example.test".into());
         let issued = ca
-            .issue(leaf_key.spki_der(), &san, "http://127.0.0.1:1", &ctlog, now)
+            .issue(
+                leaf_key.spki_der(),
+                &san,
+                "http://127.0.0.1:1",
+                &ctlog,
+                now,
+                LEAF_LIFETIME,
+            )
             .unwrap();
         let leaf = Certificate::from_der(&issued.leaf_der).unwrap();
         let pre = Certificate::from_der(&issued.precert_der).unwrap();
@@ -511,7 +519,14 @@ mod tests {
 
         let rogue = Ca::rogue(now).unwrap();
         let other = rogue
-            .issue(leaf_key.spki_der(), &san, "http://127.0.0.1:1", &ctlog, now)
+            .issue(
+                leaf_key.spki_der(),
+                &san,
+                "http://127.0.0.1:1",
+                &ctlog,
+                now,
+                LEAF_LIFETIME,
+            )
             .unwrap();
         let other = Certificate::from_der(&other.leaf_der).unwrap();
         assert!(verify_chain(&other, &cas, now + 1).is_err());

@@ -90,7 +90,14 @@ fn issue(stack: &Stack, spki: &[u8], san: &San, fault: Fault) -> Result<Vec<Stri
         san
     };
     let issued = ca
-        .issue(spki, san, &stack.urls.oidc, &stack.ctlog_key, now())
+        .issue(
+            spki,
+            san,
+            &stack.urls.oidc,
+            &stack.ctlog_key,
+            now(),
+            stack.cert_lifetime,
+        )
         .map_err(|e| (500, e.to_string()))?;
     stack.log_precert(&issued.precert_der);
     stack.stats.count_certificate();

@@ -173,6 +173,8 @@ pub struct Stack {
     pub identity: String,
     pub urls: Urls,
     pub device_auto_approve: bool,
+    /// Seconds from a leaf's notBefore to its notAfter (Fulcio's is 600).
+    pub cert_lifetime: i64,
     pub oidc_key: SigningKey,
     /// Never trusted by anyone: signs whatever the wrong-chain fault and bad test tokens need.
     pub foreign_key: SigningKey,
@@ -345,6 +347,9 @@ struct Cli {
     /// Approve device codes when issued, not when the verification URI is fetched.
     #[arg(long)]
     device_auto_approve: bool,
+    /// Lifetime of issued certificates in seconds (short ones test expiry).
+    #[arg(long, default_value_t = crate::ca::LEAF_LIFETIME, value_parser = clap::value_parser!(i64).range(1..=86400))]
+    cert_lifetime: i64,
 }
 
 #[derive(Subcommand)]
@@ -444,6 +449,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
             rekor: rekor_url,
         },
         device_auto_approve: cli.device_auto_approve,
+        cert_lifetime: cli.cert_lifetime,
         oidc_key: SigningKey::load_or_generate(&keys.join("oidc.p8"), Curve::P256)?,
         foreign_key: SigningKey::ephemeral(Curve::P256)?,
         ca: Ca::load_or_create(&dir.join("ca"), now)?,
