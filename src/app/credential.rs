@@ -23,6 +23,8 @@ pub enum Source {
     Agent,
     /// The agent did not, so this signature signed in and stored the certificate there.
     StoredInAgent,
+    /// Signed in with the agent's key, but the agent did not keep the certificate.
+    AgentNotStored,
     Keyring,
     StoredInKeyring,
 }
@@ -246,7 +248,7 @@ impl<'a> Obtainer<'a> {
                         ui.say(&format!(
                             "gitsign: the credential cache did not keep the certificate ({e})"
                         ));
-                        Source::SignedIn
+                        Source::AgentNotStored
                     }
                 };
                 Ok(Ok(Credential {

@@ -208,6 +208,7 @@ pub fn sign(
         Source::SignedIn => "signed in",
         Source::Agent => "cached by the credential cache",
         Source::StoredInAgent => "signed in; now cached by the credential cache",
+        Source::AgentNotStored => "signed in; not cached",
         Source::Keyring => "cached in the keyring",
         Source::StoredInKeyring => "signed in; now cached in the keyring",
     };
