@@ -15,7 +15,6 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{BIN, text};
@@ -25,21 +24,7 @@ use signing::Signing;
 use stack::Stack;
 
 fn agent_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            // Built here so the binary is never stale (cargo test builds only gitsign's own).
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let ok = Command::new(cargo)
-                .args(["build", "--quiet", "-p", "gitsign-credential-cache"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "cannot build gitsign-credential-cache");
-            Path::new(BIN).with_file_name("gitsign-credential-cache")
-        })
-        .clone()
+    common::workspace_binary("gitsign-credential-cache", "gitsign-credential-cache")
 }
 
 /// A running agent; killed when dropped.

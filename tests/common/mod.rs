@@ -142,6 +142,25 @@ impl Scratch {
     }
 }
 
+/// A binary of another workspace package, built here so it is never missing or stale
+/// (`cargo test` builds only the package under test's own binaries). Once per test process.
+pub fn workspace_binary(package: &str, name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|p| p == package) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--quiet", "-p", package])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot build {package}");
+        built.push(package.to_string());
+    }
+    Path::new(BIN).with_file_name(name)
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

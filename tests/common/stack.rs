@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -16,18 +16,7 @@ pub struct Stack {
 }
 
 fn stack_binary() -> PathBuf {
-    let bin = Path::new(crate::common::BIN).with_file_name("sigstore-stack");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "sigstore-stack"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "cannot build sigstore-stack");
-    }
-    bin
+    crate::common::workspace_binary("sigstore-stack", "sigstore-stack")
 }
 
 impl Stack {
