@@ -1,4 +1,5 @@
-//! Any bytes a client or agent may send: framed, then decoded as a request and as a reply.
+//! The credential cache protocol: any bytes a client or agent may send, framed, then decoded
+//! as a request and as a reply.
 #![no_main]
 
 use credential_cache::protocol::{Request, Response, decode, read_frame};

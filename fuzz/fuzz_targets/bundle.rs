@@ -1,0 +1,8 @@
+//! Sigstore bundle JSON, v0.1 to v0.3 (core::bundle).
+#![no_main]
+
+use gitsign::core::bundle;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = bundle::parse(data);
+});

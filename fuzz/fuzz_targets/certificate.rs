@@ -1,0 +1,11 @@
+//! X.509 certificates: parse, then read what verification reads (core::cert).
+#![no_main]
+
+use gitsign::core::cert::Certificate;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(c) = Certificate::from_der(data) {
+        let _ = c.identity();
+        let _ = c.describe();
+    }
+});

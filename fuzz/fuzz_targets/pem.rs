@@ -1,0 +1,9 @@
+//! PEM blocks (core::pem).
+#![no_main]
+
+use gitsign::core::pem;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = pem::decode_all(data, "SIGNED MESSAGE");
+    let _ = pem::decode_one(data, "CERTIFICATE");
+});
