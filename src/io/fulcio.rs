@@ -156,10 +156,11 @@ impl FulcioClient {
             url: base.to_string(),
             error,
         })?;
-        let client = http::client(timeout).map_err(|e| FulcioError::Unreachable {
-            url: base.clone(),
-            error: root_cause(&e),
-        })?;
+        let client =
+            http::service_client(&base, timeout).map_err(|e| FulcioError::Unreachable {
+                url: base.clone(),
+                error: root_cause(&e),
+            })?;
         Ok(FulcioClient {
             base,
             timeout,

@@ -18,6 +18,10 @@ pub fn install_crypto_provider() {
 /// server closing an idle keep-alive connection just as it is reused fails the request
 /// ("connection closed before message completed").
 pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, reqwest::Error> {
+    builder(timeout).build()
+}
+
+fn builder(timeout: Duration) -> reqwest::blocking::ClientBuilder {
     install_crypto_provider();
     reqwest::blocking::Client::builder()
         .timeout(timeout)
@@ -25,7 +29,20 @@ pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, reqwest::E
         .pool_max_idle_per_host(0)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("gitsign-rs/", env!("CARGO_PKG_VERSION")))
-        .build()
+}
+
+/// [`client`] for one service whose base URL [`service_url`] has checked. A plain-http
+/// (loopback) service gets no trust store: loading the platform's roots reads every file
+/// of /etc/ssl/certs (~10 ms, most of a warm-cache signature), and that client never speaks TLS.
+pub fn service_client(
+    base: &str,
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, reqwest::Error> {
+    if base.starts_with("http://") {
+        builder(timeout).tls_certs_only(Vec::new()).build()
+    } else {
+        builder(timeout).build()
+    }
 }
 
 /// `localhost` or a loopback IP address (tests and local stacks may use plain http there).

@@ -77,7 +77,7 @@ impl RekorClient {
             url: base.to_string(),
             error,
         })?;
-        let client = http::client(timeout).map_err(|e| RekorError::Unreachable {
+        let client = http::service_client(&base, timeout).map_err(|e| RekorError::Unreachable {
             url: base.clone(),
             error: root_cause(&e),
         })?;
