@@ -201,22 +201,15 @@ pub fn bare(error: VerifyError) -> Failure {
 
 /// Stage 1: the signature matches the payload.
 pub fn check_signature(payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSignature, Failure> {
-    let der =
-        pem::decode_all(signature_pem, "SIGNED MESSAGE").map_err(|e| bare(VerifyError::Pem(e)))?;
-    let der = match der.as_slice() {
-        [one] => one,
-        [] => {
-            return Err(bare(VerifyError::Pem(PemError::NoBlock {
-                label: "SIGNED MESSAGE".into(),
-            })));
-        }
-        _ => {
-            return Err(bare(VerifyError::Cms(CmsError::Unsupported {
-                what: "more than one signature block".into(),
-            })));
-        }
-    };
-    let sd = cms::parse(der).map_err(|e| bare(VerifyError::Cms(e)))?;
+    // Exactly one block and nothing else: git hands us a tag's signature up to the end of
+    // the object, so text appended after END would otherwise pass as signed.
+    let der = pem::decode_exact(signature_pem, "SIGNED MESSAGE").map_err(|e| match e {
+        PemError::SeveralBlocks { .. } => bare(VerifyError::Cms(CmsError::Unsupported {
+            what: "more than one signature block".into(),
+        })),
+        e => bare(VerifyError::Pem(e)),
+    })?;
+    let sd = cms::parse(&der).map_err(|e| bare(VerifyError::Cms(e)))?;
     let si = &sd.signer;
     let mut leaf = None;
     for c in &sd.certificates {
