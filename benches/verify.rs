@@ -105,7 +105,7 @@ fn main() {
     for _ in 0..rounds {
         for (name, kind, raw) in &all {
             let obj = gitobj::split(*kind, raw, HashAlgo::Sha1).unwrap();
-            let checked = verify::check_signature(&obj.payload, &obj.signature).unwrap();
+            let checked = verify::check_signature(&obj.payload, &obj.signature, trust).unwrap();
             let opts = Options {
                 check_tlog: checked.embedded_entry.is_some(),
                 require_sct: false,
