@@ -1,7 +1,9 @@
 //! `gitsign verify` / `gitsign verify-tag` in a scratch repository: which object a tag name
-//! means, and what an identity regexp accepts.
+//! means, what an identity regexp accepts, and what is said when no time is trusted.
 
 mod common;
+#[path = "common/forge.rs"]
+mod forge;
 
 use common::{Scratch, text, vectors};
 
@@ -114,4 +116,66 @@ fn regex_escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[test]
+fn a_signer_clock_behind_fulcios_verifies_without_the_log_at_not_before_and_says_the_time_is_unverified()
+ {
+    let s = Scratch::new();
+    let email = "dev@example.com";
+    let forger = forge::Forger::under_test_ca(email);
+    let root = s.dir.path().join("root.pem");
+    std::fs::write(&root, forger.root_pem.as_ref().unwrap()).unwrap();
+    let raw = forger.commit("skewed clock", forge::T0 - 3);
+    let path = s.dir.path().join("commit");
+    std::fs::write(&path, &raw).unwrap();
+    let out = s.git(
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            "--literally",
+            path.to_str().unwrap(),
+        ],
+        &s.repo(),
+    );
+    let id = text(&out.stdout).trim().to_string();
+    let run = |extra: &[&str]| {
+        let mut c = s.command(common::BIN, &s.repo());
+        c.env("GITSIGN_FULCIO_ROOT", &root).args([
+            "verify",
+            &id,
+            "--insecure-ignore-tlog",
+            "--insecure-ignore-sct",
+            "--certificate-identity",
+            email,
+            "--certificate-oidc-issuer",
+            "https://accounts.google.com",
+        ]);
+        c.args(extra).output().unwrap()
+    };
+    let out = run(&[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("the signing time is UNVERIFIED"), "{err}");
+    assert!(
+        err.contains("the signer claims 2023-12-31T23:59:57Z, 3s before the certificate's notBefore; the certificate chain was checked at its notBefore 2024-01-01T00:00:00Z"),
+        "{err}"
+    );
+    assert!(
+        err.contains("NOT checked: SCT, transparency log, signing time"),
+        "{err}"
+    );
+    let out = run(&["--output", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verified"], true, "{json}");
+    assert_eq!(json["time_verified"], false, "{json}");
+    assert_eq!(json["time_source"], "certificate-not-before", "{json}");
+    assert_eq!(json["verified_at"], "2024-01-01T00:00:00Z", "{json}");
+    assert_eq!(
+        json["signing_time_claimed"], "2023-12-31T23:59:57Z",
+        "{json}"
+    );
+    assert_eq!(json["tlog"]["checked"], false, "{json}");
 }

@@ -78,7 +78,36 @@ fn describe_proof(v: &Verified) -> String {
                 "found online"
             }
         ),
-        Proof::Unchecked => "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog); the certificate was checked at the signing time the signer wrote".to_string(),
+        Proof::Unchecked => format!(
+            "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog), so the signing time is UNVERIFIED: {}",
+            describe_unverified_time(v)
+        ),
+    }
+}
+
+/// Where the chain-check time of an unlogged signature came from: the signer's claim, or
+/// the certificate's notBefore when the claim precedes it (a signer's clock behind Fulcio's).
+fn describe_unverified_time(v: &Verified) -> String {
+    match v.signing_time {
+        Some(claimed) if claimed < v.verified_at => format!(
+            "the signer claims {}, {}s before the certificate's notBefore; the certificate chain was checked at its notBefore {}",
+            format_rfc3339(claimed),
+            v.verified_at - claimed,
+            format_rfc3339(v.verified_at)
+        ),
+        _ => format!(
+            "the certificate chain was checked at {}, the time the signer claims",
+            format_rfc3339(v.verified_at)
+        ),
+    }
+}
+
+/// The `time_source` of the JSON report.
+fn time_source(v: &Verified) -> &'static str {
+    match (&v.proof, v.signing_time) {
+        (Proof::Unchecked, Some(claimed)) if claimed < v.verified_at => "certificate-not-before",
+        (Proof::Unchecked, _) => "cms-signing-time",
+        _ => "tlog-integrated-time",
     }
 }
 
@@ -104,7 +133,8 @@ fn summary(v: &Verified, reporter: &mut Reporter) {
         unchecked.push("SCT")
     }
     if matches!(v.proof, Proof::Unchecked) {
-        unchecked.push("transparency log")
+        unchecked.push("transparency log");
+        unchecked.push("signing time")
     } else {
         checked.push("transparency log")
     }
@@ -365,7 +395,9 @@ fn json_report(kind: &str, id: &str, outcome: &Result<Verified, Failure>) -> ser
                     "not_after": format_rfc3339(v.not_after),
                 },
                 "verified_at": format_rfc3339(v.verified_at),
-                "time_source": if matches!(v.proof, Proof::Unchecked) { "cms-signing-time" } else { "tlog-integrated-time" },
+                "time_source": time_source(v),
+                "time_verified": !matches!(v.proof, Proof::Unchecked),
+                "signing_time_claimed": v.signing_time.map(format_rfc3339),
                 "tlog": tlog,
                 "sct_checked": v.sct_verified,
             })

@@ -293,7 +293,8 @@ pub enum Proof {
     EmbeddedEntry(VerifiedEntry),
     /// An entry looked up in Rekor (gitsign online mode).
     OnlineEntry(VerifiedEntry),
-    /// No log was checked: the CMS signing time, chosen by the signer, was used.
+    /// No log was checked: no trusted time. The chain was checked at the CMS signing time
+    /// the signer wrote, or at the certificate's notBefore when that claim precedes it.
     Unchecked,
 }
 
@@ -350,11 +351,15 @@ pub fn verify_offline(
     if opts.check_tlog {
         return Err(sig.fail(VerifyError::NoLogEntry));
     }
-    let at = sig.signing_time.ok_or_else(|| {
+    let claimed = sig.signing_time.ok_or_else(|| {
         sig.fail(VerifyError::Cms(CmsError::Unsupported {
             what: "no signingTime attribute to check the certificate against".into(),
         }))
     })?;
+    // No trusted time: signingTime is the signer's clock, which in real commits runs
+    // seconds behind Fulcio's (signingTime < notBefore). As gitsign does, such a signature
+    // is checked at the certificate's own notBefore; the report says the time is unverified.
+    let at = claimed.max(sig.leaf.not_before());
     finish(sig, trust, opts, at, Proof::Unchecked)
 }
 
@@ -530,6 +535,27 @@ mod tests {
         let v = verify_offline(&c, TrustedRoot::production(), &skip).unwrap();
         assert_eq!(v.proof, Proof::Unchecked);
         assert_eq!(Some(v.verified_at), v.signing_time);
+    }
+
+    #[test]
+    fn without_a_log_a_signing_time_before_not_before_is_checked_at_not_before() {
+        // The signer's clock ran behind Fulcio's: its signingTime precedes the certificate.
+        let o = vector(ONLINE);
+        let mut c = check_signature(&o.payload, &o.signature, TrustedRoot::production()).unwrap();
+        let not_before = c.leaf.not_before();
+        c.signing_time = Some(not_before - 7);
+        let skip = Options {
+            check_tlog: false,
+            require_sct: true,
+        };
+        let v = verify_offline(&c, TrustedRoot::production(), &skip).unwrap();
+        assert_eq!(v.proof, Proof::Unchecked);
+        assert_eq!(v.verified_at, not_before);
+        assert_eq!(v.signing_time, Some(not_before - 7));
+        // A claim after the certificate expired is still refused.
+        c.signing_time = Some(c.leaf.not_after() + 1);
+        let f = verify_offline(&c, TrustedRoot::production(), &skip).unwrap_err();
+        assert!(matches!(f.error, VerifyError::Chain(_)), "{f}");
     }
 
     #[test]
