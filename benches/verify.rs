@@ -50,7 +50,8 @@ fn main() {
         println!("benches/verify.rs: run `scripts/bench` to measure");
         return;
     }
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/gitsign");
+    // The binary cargo built for this bench run (bench profile, in CARGO_TARGET_DIR if set).
+    let bin = Path::new(env!("CARGO_BIN_EXE_gitsign"));
     assert!(bin.exists(), "build first: cargo build --release");
     let all = vectors();
     let (_, kind, raw) = all
@@ -65,7 +66,7 @@ fn main() {
     let mut times = Vec::with_capacity(RUNS);
     for i in 0..RUNS + 10 {
         let start = Instant::now();
-        let mut child = Command::new(&bin)
+        let mut child = Command::new(bin)
             .args(["--status-fd=1", "--verify", sig.to_str().unwrap(), "-"])
             .current_dir(dir.path())
             .env("GIT_DIR", dir.path().join("none"))
@@ -104,7 +105,7 @@ fn main() {
     for _ in 0..rounds {
         for (name, kind, raw) in &all {
             let obj = gitobj::split(*kind, raw, HashAlgo::Sha1).unwrap();
-            let checked = verify::check_signature(&obj.payload, &obj.signature).unwrap();
+            let checked = verify::check_signature(&obj.payload, &obj.signature, trust).unwrap();
             let opts = Options {
                 check_tlog: checked.embedded_entry.is_some(),
                 require_sct: false,

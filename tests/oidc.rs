@@ -85,7 +85,7 @@ fn agent(options: &str) -> String {
 }
 
 fn settings(issuer: &str, client_id: &str, provider: &str) -> Settings {
-    let mut s = Settings::resolve(&HashMap::new(), &|_| None);
+    let mut s = Settings::resolve(&HashMap::new(), &|_| None).unwrap();
     s.issuer = issuer.to_string();
     s.client_id = client_id.to_string();
     s.token_provider = Some(provider.to_string());

@@ -4,9 +4,12 @@
 //! and the way out.
 
 mod common;
+#[path = "common/forge.rs"]
+mod forge;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Scratch, Vector, text, vectors};
@@ -149,6 +152,76 @@ fn garbage_from_rekor_is_an_error_not_a_verification() {
     let (code, err, _) = verify_with_rekor(&url, "10");
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("unreadable answer"), "{err}");
+}
+
+/// Requests the counting Rekor below has received.
+static FORGERY_REKOR_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+static GENUINE_REKOR_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+#[test]
+fn a_certificate_that_does_not_chain_is_refused_before_any_rekor_request() {
+    // A forged online-mode commit: a self-signed certificate claiming a real signer's email,
+    // a valid signature over the commit, no log entry. The chain fails first, offline.
+    let forgery = serve(|_, _, _| {
+        FORGERY_REKOR_REQUESTS.fetch_add(1, Ordering::SeqCst);
+        Some((404, "{}".into()))
+    });
+    let s = Scratch::new();
+    let v = online_vector();
+    let raw = forge::Forger::self_signed(&v.identity).commit("forged", forge::T0 + 1);
+    let path = s.dir.path().join("forged");
+    std::fs::write(&path, &raw).unwrap();
+    let out = s.git(
+        &[
+            "hash-object",
+            "-t",
+            "commit",
+            "-w",
+            "--literally",
+            path.to_str().unwrap(),
+        ],
+        &s.repo(),
+    );
+    let id = text(&out.stdout).trim().to_string();
+    let own = s
+        .command(common::BIN, &s.repo())
+        .env("GITSIGN_REKOR_URL", &forgery)
+        .args([
+            "verify",
+            &id,
+            "--certificate-identity",
+            &v.identity,
+            "--certificate-oidc-issuer",
+            &v.issuer,
+        ])
+        .output()
+        .unwrap();
+    let err = text(&own.stderr);
+    assert_eq!(own.status.code(), Some(1), "{err}");
+    assert!(err.contains("certificate chain"), "{err}");
+    let git = s
+        .command("git", &s.repo())
+        .env("GITSIGN_REKOR_URL", &forgery)
+        .args(["-c", &format!("gpg.x509.program={}", common::BIN)])
+        .args(["verify-commit", "--raw", &id])
+        .output()
+        .unwrap();
+    assert!(!git.status.success());
+    assert!(
+        text(&git.stderr).contains("[GNUPG:] ERRSIG "),
+        "{}",
+        text(&git.stderr)
+    );
+    assert_eq!(FORGERY_REKOR_REQUESTS.load(Ordering::SeqCst), 0);
+
+    // The same server is asked about a genuine online-mode commit: the counter counts.
+    let genuine = serve(|_, _, _| {
+        GENUINE_REKOR_REQUESTS.fetch_add(1, Ordering::SeqCst);
+        Some((404, "{}".into()))
+    });
+    let (code, err, _) = verify_with_rekor(&genuine, "10");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(GENUINE_REKOR_REQUESTS.load(Ordering::SeqCst) > 0);
 }
 
 /// A well-formed Rekor v1 REST answer carrying a real, verifiable entry that belongs to

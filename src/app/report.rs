@@ -38,12 +38,11 @@ impl Reporter {
     }
 }
 
-/// One line with control characters replaced: text from a signature or a server must not
-/// be able to forge further lines or terminal escapes in what git shows the user.
+/// One line with control, bidi and separator characters replaced: text from a signature
+/// or a server must not be able to forge further lines, terminal escapes or reordered text
+/// in what git shows the user.
 pub fn printable(line: &str) -> String {
-    line.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::core::status::printable(line)
 }
 
 /// Where gpg status lines go: `--status-fd=N` (git passes 1 to verify, 2 to sign); fd 1 and
@@ -69,5 +68,15 @@ mod tests {
     #[test]
     fn printable_lines_cannot_carry_newlines_or_escapes() {
         assert_eq!(super::printable("a\nGOOD\r\u{1b}[2K"), "a?GOOD??[2K");
+    }
+
+    #[test]
+    fn printable_lines_escape_bidi_and_line_separator_characters() {
+        let all = "\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{2028}\u{2029}\u{200E}\u{200F}\u{061C}\u{FEFF}";
+        assert_eq!(super::printable(all), "?".repeat(all.chars().count()));
+        assert_eq!(
+            super::printable("ann@ex\u{e4}mple.com"),
+            "ann@ex\u{e4}mple.com"
+        );
     }
 }

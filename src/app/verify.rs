@@ -35,7 +35,7 @@ struct Signed<'a> {
 /// Verifies one signature over one payload: offline when the entry is embedded (or the log
 /// check is skipped), otherwise through a Rekor lookup bounded by `settings.rekor_timeout`.
 fn verify_object(obj: &Signed<'_>, cx: &Context<'_>) -> Result<Verified, Failure> {
-    let checked = verify::check_signature(obj.payload, obj.signature)?;
+    let checked = verify::check_signature(obj.payload, obj.signature, cx.trust)?;
     if checked.embedded_entry.is_some() || !cx.opts.check_tlog {
         return verify::verify_offline(&checked, cx.trust, &cx.opts);
     }
@@ -72,9 +72,42 @@ fn describe_proof(v: &Verified) -> String {
             e.base_url,
             e.log_index,
             format_rfc3339(e.integrated_time),
-            if matches!(v.proof, Proof::EmbeddedEntry(_)) { "embedded in the signature" } else { "found online" }
+            if matches!(v.proof, Proof::EmbeddedEntry(_)) {
+                "embedded in the signature"
+            } else {
+                "found online"
+            }
         ),
-        Proof::Unchecked => "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog); the certificate was checked at the signing time the signer wrote".to_string(),
+        Proof::Unchecked => format!(
+            "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog), so the signing time is UNVERIFIED: {}",
+            describe_unverified_time(v)
+        ),
+    }
+}
+
+/// Where the chain-check time of an unlogged signature came from: the signer's claim, or
+/// the certificate's notBefore when the claim precedes it (a signer's clock behind Fulcio's).
+fn describe_unverified_time(v: &Verified) -> String {
+    match v.signing_time {
+        Some(claimed) if claimed < v.verified_at => format!(
+            "the signer claims {}, {}s before the certificate's notBefore; the certificate chain was checked at its notBefore {}",
+            format_rfc3339(claimed),
+            v.verified_at - claimed,
+            format_rfc3339(v.verified_at)
+        ),
+        _ => format!(
+            "the certificate chain was checked at {}, the time the signer claims",
+            format_rfc3339(v.verified_at)
+        ),
+    }
+}
+
+/// The `time_source` of the JSON report.
+fn time_source(v: &Verified) -> &'static str {
+    match (&v.proof, v.signing_time) {
+        (Proof::Unchecked, Some(claimed)) if claimed < v.verified_at => "certificate-not-before",
+        (Proof::Unchecked, _) => "cms-signing-time",
+        _ => "tlog-integrated-time",
     }
 }
 
@@ -100,7 +133,8 @@ fn summary(v: &Verified, reporter: &mut Reporter) {
         unchecked.push("SCT")
     }
     if matches!(v.proof, Proof::Unchecked) {
-        unchecked.push("transparency log")
+        unchecked.push("transparency log");
+        unchecked.push("signing time")
     } else {
         checked.push("transparency log")
     }
@@ -144,11 +178,57 @@ fn settings_here() -> Result<(Settings, Option<Repo>), AppError> {
     Ok((settings, repo))
 }
 
-/// git's verify mode: `--status-fd=1 --verify SIGFILE -`.
+/// git's verify mode: `--status-fd=1 --verify SIGFILE -`. Whatever happens after the status
+/// fd is open, git gets NEWSIG and exactly one of GOODSIG, BADSIG or ERRSIG: without them it
+/// shows a signed object as unsigned (`%G?` = N).
 pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
     let mut status = crate::app::report::status_writer(args.status_fd)?;
+    let (lines, result) = match gpg_verify_outcome(args) {
+        Ok((outcome, reporter)) => (status_lines(&outcome), Ok((outcome, reporter))),
+        // Config, trust root or input unreadable: nothing is known of the signer.
+        Err(e) => (
+            vec![
+                Status::NewSig,
+                Status::ErrSig {
+                    key_id: "0".repeat(16),
+                    time: 0,
+                    rc: 9,
+                    fingerprint: None,
+                },
+            ],
+            Err(e),
+        ),
+    };
+    // Status first: git needs it whatever the human text says.
+    status
+        .write_all(status::render(&lines).as_bytes())
+        .and_then(|()| status.flush())
+        .map_err(|e| AppError::failed(format!("cannot write status lines: {e}")))?;
+    let (outcome, mut reporter) = result?;
+    match &outcome {
+        Ok(v) => summary(v, &mut reporter),
+        Err(f) => {
+            let bad = if f.kind() == FailureKind::Bad {
+                "BAD signature"
+            } else {
+                "cannot verify signature"
+            };
+            let who = f
+                .identity
+                .as_deref()
+                .map(|i| format!(" from {i}"))
+                .unwrap_or_default();
+            reporter.say(&format!("gitsign: {bad}{who}: {f}{}", help_for(f)));
+        }
+    }
+    Ok(if outcome.is_ok() { OK } else { FAILED })
+}
+
+type Outcome = Result<Verified, Failure>;
+
+fn gpg_verify_outcome(args: &GpgVerify) -> Result<(Outcome, Reporter), AppError> {
     let (settings, repo) = settings_here()?;
-    let mut reporter = Reporter::new(settings.log_path.as_deref());
+    let reporter = Reporter::new(settings.log_path.as_deref());
     let signature = std::fs::read(&args.signature_file).map_err(|e| {
         AppError::failed(format!(
             "cannot read signature file {}: {e}",
@@ -173,65 +253,46 @@ pub fn gpg_verify(args: &GpgVerify) -> Result<i32, AppError> {
         trust: &trust,
         opts: Options::default(),
     };
-    let outcome = verify_object(&signed, &cx);
+    Ok((verify_object(&signed, &cx), reporter))
+}
+
+/// The one mapping of an outcome to status lines.
+fn status_lines(outcome: &Outcome) -> Vec<Status> {
     let mut lines = vec![Status::NewSig];
-    let code = match &outcome {
+    match outcome {
         Ok(v) => {
-            // The time the log established, not the one the signer wrote.
-            let time = v.verified_at;
             lines.push(Status::GoodSig {
                 key_id: status::key_id(&v.fingerprint),
                 uid: v.identity.clone(),
             });
+            // The time the log established, not the one the signer wrote.
             lines.push(Status::ValidSig {
                 fingerprint: v.fingerprint.clone(),
-                time,
+                time: v.verified_at,
             });
             lines.push(Status::TrustFully);
-            OK
         }
         Err(f) => {
             let key_id = f
                 .fingerprint
                 .as_deref()
                 .map_or_else(|| "0".repeat(16), status::key_id);
-            lines.push(match f.kind() {
-                FailureKind::Bad => Status::BadSig {
+            lines.push(match (f.kind(), &f.identity) {
+                // Only a certificate a trusted CA issued names anyone (check_signature).
+                (FailureKind::Bad, Some(uid)) => Status::BadSig {
                     key_id,
-                    uid: f.identity.clone().unwrap_or_default(),
+                    uid: uid.clone(),
                 },
-                FailureKind::Error => Status::ErrSig {
+                _ => Status::ErrSig {
                     key_id,
                     time: f.signing_time.unwrap_or(0),
                     rc: if f.fingerprint.is_some() { 4 } else { 9 },
                     fingerprint: f.fingerprint.clone(),
                 },
             });
-            FAILED
-        }
-    };
-    // Status first: git needs it whatever the human text says.
-    status
-        .write_all(status::render(&lines).as_bytes())
-        .and_then(|()| status.flush())
-        .map_err(|e| AppError::failed(format!("cannot write status lines: {e}")))?;
-    match &outcome {
-        Ok(v) => summary(v, &mut reporter),
-        Err(f) => {
-            let bad = if f.kind() == FailureKind::Bad {
-                "BAD signature"
-            } else {
-                "cannot verify signature"
-            };
-            let who = f
-                .identity
-                .as_deref()
-                .map(|i| format!(" from {i}"))
-                .unwrap_or_default();
-            reporter.say(&format!("gitsign: {bad}{who}: {f}{}", help_for(f)));
         }
     }
-    Ok(code)
+    lines
 }
 
 pub fn verify_commit(args: &VerifyArgs) -> Result<i32, AppError> {
@@ -334,7 +395,9 @@ fn json_report(kind: &str, id: &str, outcome: &Result<Verified, Failure>) -> ser
                     "not_after": format_rfc3339(v.not_after),
                 },
                 "verified_at": format_rfc3339(v.verified_at),
-                "time_source": if matches!(v.proof, Proof::Unchecked) { "cms-signing-time" } else { "tlog-integrated-time" },
+                "time_source": time_source(v),
+                "time_verified": !matches!(v.proof, Proof::Unchecked),
+                "signing_time_claimed": v.signing_time.map(format_rfc3339),
                 "tlog": tlog,
                 "sct_checked": v.sct_verified,
             })

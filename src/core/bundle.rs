@@ -932,7 +932,12 @@ mod tests {
             ObjectKind::Commit
         };
         let o = gitobj::split(kind, &raw, HashAlgo::Sha1).unwrap();
-        let c = verify::check_signature(&o.payload, &o.signature).unwrap();
+        let c = verify::check_signature(
+            &o.payload,
+            &o.signature,
+            crate::core::trust::TrustedRoot::production(),
+        )
+        .unwrap();
         let e = tlog::decode_transparency_log_entry(c.embedded_entry.as_deref().unwrap()).unwrap();
         let body = tlog::hashedrekord_body(&c.signed_attrs_digest, &c.signature, &c.leaf_pem());
         let p = e.inclusion_proof.as_ref().unwrap();

@@ -579,7 +579,9 @@ impl Certificate {
         Ok(found)
     }
 
-    /// Rejects critical extensions this module does not understand.
+    /// Rejects critical extensions this module does not process (RFC 5280 §4.2). Fulcio
+    /// marks none of its own critical; of its arc only the OIDC issuer is read here, so a
+    /// critical workflow or token-subject claim is refused like any other unknown one.
     pub(crate) fn check_critical_extensions(&self) -> Result<(), CertError> {
         for (oid, critical, _) in self.extension_list() {
             let known = [
@@ -589,9 +591,10 @@ impl Certificate {
                 oid::BASIC_CONSTRAINTS,
                 oid::SUBJECT_KEY_ID,
                 oid::AUTHORITY_KEY_ID,
+                oid::FULCIO_ISSUER_V1,
+                oid::FULCIO_ISSUER_V2,
             ]
-            .contains(&oid)
-                || oid.starts_with(oid::FULCIO_ARC);
+            .contains(&oid);
             if critical && !known {
                 return Err(CertError::UnknownCriticalExtension {
                     subject: self.describe(),
@@ -1142,6 +1145,29 @@ mod tests {
             matches!(&err, CertError::UnknownCriticalExtension { oid, .. } if oid == "1.3.6.1.4.1.11129.2.4.3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rejects_an_unknown_critical_extension_in_the_fulcio_arc() {
+        // 1.3.6.1.4.1.57264.1.99: in Fulcio's arc, not something this module processes.
+        let mut unknown = oid::FULCIO_ARC.to_vec();
+        unknown.push(99);
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts.push(tc::ext(&unknown, true, &[0x0c, 0x01, b'x']));
+        let err = verify_chain(&test_leaf(exts), &[test_chain()], T0).unwrap_err();
+        assert!(
+            matches!(&err, CertError::UnknownCriticalExtension { oid, .. } if oid == "1.3.6.1.4.1.57264.1.99"),
+            "{err}"
+        );
+        // The same extension, not critical, is ignored; a critical issuer is processed.
+        let mut exts = tc::leaf_exts("a@example.com");
+        exts.push(tc::ext(&unknown, false, &[0x0c, 0x01, b'x']));
+        exts.push(tc::ext(
+            oid::FULCIO_ISSUER_V1,
+            true,
+            b"https://issuer.example",
+        ));
+        assert!(verify_chain(&test_leaf(exts), &[test_chain()], T0).is_ok());
     }
 
     #[test]

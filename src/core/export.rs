@@ -98,7 +98,7 @@ mod tests {
             gitobj::ObjectKind::Commit
         };
         let obj = gitobj::split(kind, &raw, gitobj::HashAlgo::Sha1).unwrap();
-        verify::check_signature(&obj.payload, &obj.signature)
+        verify::check_signature_untrusted(&obj.payload, &obj.signature)
             .map_err(|_| "check")
             .unwrap()
     }

@@ -6,10 +6,22 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PemError {
-    NoBlock { label: String },
-    Unterminated { label: String },
-    BadBase64 { label: String },
-    SeveralBlocks { label: String },
+    NoBlock {
+        label: String,
+    },
+    Unterminated {
+        label: String,
+    },
+    BadBase64 {
+        label: String,
+    },
+    SeveralBlocks {
+        label: String,
+    },
+    /// Non-blank text before the BEGIN line or after the END line of the one block.
+    TextOutsideBlock {
+        label: String,
+    },
 }
 
 impl fmt::Display for PemError {
@@ -22,6 +34,12 @@ impl fmt::Display for PemError {
             PemError::BadBase64 { label } => write!(f, "{label} block is not valid base64"),
             PemError::SeveralBlocks { label } => {
                 write!(f, "more than one {label} block where one is expected")
+            }
+            PemError::TextOutsideBlock { label } => {
+                write!(
+                    f,
+                    "text outside the {label} block (only blank lines may follow its END line)"
+                )
             }
         }
     }
@@ -93,6 +111,31 @@ pub fn decode_one(text: &[u8], label: &str) -> Result<Vec<u8>, PemError> {
     }
 }
 
+/// Decodes a text that is exactly one block with this label: nothing but blank lines may
+/// come before its BEGIN line or after its END line. A signature is all the text a verifier
+/// is handed; anything appended to it would be shown as if it were covered.
+pub fn decode_exact(text: &[u8], label: &str) -> Result<Vec<u8>, PemError> {
+    let der = decode_one(text, label)?;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut inside = false;
+    let mut seen_end = false;
+    for line in text.split(|b| *b == b'\n') {
+        let trimmed = line.trim_ascii();
+        if !inside && trimmed == begin.as_bytes() && !seen_end {
+            inside = true;
+        } else if inside && trimmed == end.as_bytes() {
+            inside = false;
+            seen_end = true;
+        } else if !inside && !trimmed.is_empty() {
+            return Err(PemError::TextOutsideBlock {
+                label: label.to_string(),
+            });
+        }
+    }
+    Ok(der)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +151,27 @@ mod tests {
             decode_one(pem.as_bytes(), "CERTIFICATE").unwrap(),
             vec![7u8; 100]
         );
+    }
+
+    #[test]
+    fn exact_decoding_refuses_text_after_the_end_line_but_not_blank_lines() {
+        let pem = encode("X", &[1, 2, 3]);
+        assert_eq!(decode_exact(pem.as_bytes(), "X").unwrap(), vec![1, 2, 3]);
+        let blank = format!("\n{pem}\n \r\n\t\n");
+        assert_eq!(decode_exact(blank.as_bytes(), "X").unwrap(), vec![1, 2, 3]);
+        for text in [
+            format!("{pem}unsigned text\n"),
+            format!("{pem}\n\nunsigned"),
+            format!("preamble\n{pem}"),
+        ] {
+            assert_eq!(
+                decode_exact(text.as_bytes(), "X"),
+                Err(PemError::TextOutsideBlock { label: "X".into() }),
+                "{text:?}"
+            );
+        }
+        let twice = format!("{pem}{pem}");
+        assert!(decode_exact(twice.as_bytes(), "X").is_err());
     }
 
     #[test]

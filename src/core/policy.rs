@@ -8,21 +8,25 @@ use regex::Regex;
 #[derive(Debug, Clone)]
 pub enum Matcher {
     Exact(String),
-    Regex(Regex),
+    /// `regex` is `pattern` anchored at both ends.
+    Regex {
+        pattern: String,
+        regex: Regex,
+    },
 }
 
 impl Matcher {
     pub fn matches(&self, value: &str) -> bool {
         match self {
             Matcher::Exact(s) => s == value,
-            Matcher::Regex(r) => r.is_match(value),
+            Matcher::Regex { regex, .. } => regex.is_match(value),
         }
     }
 
     fn describe(&self) -> String {
         match self {
             Matcher::Exact(s) => format!("{s:?}"),
-            Matcher::Regex(r) => format!("regexp {:?}", r.as_str()),
+            Matcher::Regex { pattern, .. } => format!("regexp {pattern:?}"),
         }
     }
 }
@@ -75,9 +79,8 @@ fn matcher(
 ) -> Result<Matcher, PolicyError> {
     match (exact, regexp) {
         (Some(s), None) => Ok(Matcher::Exact(s.to_string())),
-        (None, Some(r)) => Regex::new(&format!("^(?:{r})$"))
-            .map(Matcher::Regex)
-            .map_err(|e| PolicyError::BadRegex {
+        (None, Some(r)) => {
+            let bad = |e: regex::Error| PolicyError::BadRegex {
                 what,
                 error: e
                     .to_string()
@@ -86,7 +89,19 @@ fn matcher(
                     .unwrap_or_default()
                     .trim()
                     .to_string(),
-            }),
+            };
+            // Compiled alone first: anchoring by concatenation would let `a)|(.*` close the
+            // group we wrap it in and match everything. A pattern that compiles alone has
+            // balanced groups, so the wrapped one anchors the whole pattern (or, when a
+            // trailing `(?x)` comment swallows the wrapper, fails to compile).
+            Regex::new(r).map_err(bad)?;
+            Regex::new(&format!(r"\A(?:{r})\z"))
+                .map(|regex| Matcher::Regex {
+                    pattern: r.to_string(),
+                    regex,
+                })
+                .map_err(bad)
+        }
         _ => Err(PolicyError::NeedOneOf { what }),
     }
 }
@@ -180,6 +195,62 @@ mod tests {
             IdentityPolicy::new(Some("a"), None, None, Some("(")),
             Err(PolicyError::BadRegex { .. })
         ));
+    }
+
+    #[test]
+    fn a_regexp_that_closes_the_anchoring_group_is_refused_not_matched_against_everyone() {
+        // Review #8 item 6: `^(?:` + r + `)$` made this `^(?:nobody@example\.com)|(.*)$`.
+        let r = IdentityPolicy::new(
+            None,
+            Some(r"nobody@example\.com)|(.*"),
+            Some("https://x"),
+            None,
+        );
+        assert!(matches!(r, Err(PolicyError::BadRegex { .. })), "{r:?}");
+        let r = IdentityPolicy::new(Some("a"), None, None, Some(r"https://x)|(.*"));
+        assert!(matches!(r, Err(PolicyError::BadRegex { .. })), "{r:?}");
+        // A verbose-mode comment must not swallow the anchors either.
+        let r = IdentityPolicy::new(None, Some("(?x)nobody|.*#"), Some("https://x"), None);
+        assert!(r.is_err() || r.unwrap().check("mallory@evil", Some("https://x")).is_err(),);
+    }
+
+    #[test]
+    fn regexps_accept_case_insensitivity_and_other_common_syntax() {
+        let p = IdentityPolicy::new(
+            None,
+            Some(r"(?i)[\w.]+@EXAMPLE\.com"),
+            None,
+            Some(r"https://(accounts\.google\.com|github\.com/login/oauth)"),
+        )
+        .unwrap();
+        assert!(
+            p.check("Ann.B@example.COM", Some("https://github.com/login/oauth"))
+                .is_ok()
+        );
+        assert!(
+            p.check("ann@example.com.evil", Some("https://accounts.google.com"))
+                .is_err()
+        );
+        assert!(
+            p.check("ann@example.com", Some("https://accounts.google.com/x"))
+                .is_err()
+        );
+        for pattern in [
+            r"\p{L}+@x\.org",
+            r"[[:alpha:]]+@x\.org",
+            r"\bann\b@x\.org",
+            "ann@x[.]org|bob@x[.]org",
+        ] {
+            let p = IdentityPolicy::new(None, Some(pattern), Some("i"), None).unwrap();
+            assert!(p.check("ann@x.org", Some("i")).is_ok(), "{pattern}");
+            assert!(p.check("ann@x.org.evil", Some("i")).is_err(), "{pattern}");
+        }
+        // The mismatch message names the pattern as given.
+        let e = IdentityPolicy::new(None, Some("a.*"), Some("i"), None)
+            .unwrap()
+            .check("b", Some("i"))
+            .unwrap_err();
+        assert!(e.to_string().ends_with(r#"regexp "a.*""#), "{e}");
     }
 
     #[test]

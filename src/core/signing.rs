@@ -315,7 +315,7 @@ mod tests {
             "../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
         );
         let obj = gitobj::split_commit(raw, gitobj::HashAlgo::Sha1).unwrap();
-        let sig = verify::check_signature(&obj.payload, &obj.signature)
+        let sig = verify::check_signature_untrusted(&obj.payload, &obj.signature)
             .map_err(|_| "check")
             .unwrap();
         let mut entry =

@@ -77,10 +77,36 @@ impl fmt::Display for Status {
     }
 }
 
-/// A uid must not break the line-oriented protocol.
+/// A uid must not break the line-oriented protocol (git shows it to the user too).
 fn one_line(s: &str) -> String {
+    printable(s)
+}
+
+/// Characters that change how the text around them is shown without being seen: C0/C1
+/// controls, bidirectional embeddings, overrides, isolates and marks (the "Trojan Source"
+/// set, CVE-2021-42574), line and paragraph separators, zero-width joiners and spaces, and
+/// the byte-order mark.
+pub fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// One line of text safe to show: every [`is_deceptive`] character becomes `?`. Text from
+/// a signature or a server must not forge further lines, terminal escapes, or reorder what
+/// the user reads.
+pub fn printable(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| if is_deceptive(c) { '?' } else { c })
         .collect()
 }
 
@@ -127,6 +153,15 @@ mod tests {
             uid: "x\n[GNUPG:] GOODSIG 00 evil".into(),
         };
         assert_eq!(s.to_string().lines().count(), 1);
+    }
+
+    #[test]
+    fn uid_cannot_carry_bidi_overrides_or_line_separators() {
+        let s = Status::GoodSig {
+            key_id: "00".into(),
+            uid: "a\u{202E}moc.live@\u{2066}b\u{2028}c\u{200F}".into(),
+        };
+        assert_eq!(s.to_string(), "[GNUPG:] GOODSIG 00 a?moc.live@?b?c?");
     }
 
     #[test]

@@ -143,10 +143,16 @@ impl From<FailureInfo> for Failure {
 }
 
 impl Failure {
+    /// BADSIG only for a signer a trusted CA vouched for: git shows BADSIG's uid as the
+    /// signer's name.
     pub fn kind(&self) -> FailureKind {
         match self.error {
             VerifyError::DigestMismatch
-            | VerifyError::SignatureMismatch(KeyError::BadSignature) => FailureKind::Bad,
+            | VerifyError::SignatureMismatch(KeyError::BadSignature)
+                if self.identity.is_some() =>
+            {
+                FailureKind::Bad
+            }
             _ => FailureKind::Error,
         }
     }
@@ -164,6 +170,7 @@ pub struct CheckedSignature {
     pub leaf: Certificate,
     /// SHA-1 of the leaf DER, upper-case hex (gpg's fingerprint form).
     pub fingerprint: String,
+    /// The certificate's identity, only once a CA of the trusted root vouched for it.
     pub identity: Option<String>,
     pub signed_attrs_digest: [u8; 32],
     pub signature: Vec<u8>,
@@ -199,24 +206,45 @@ pub fn bare(error: VerifyError) -> Failure {
     })
 }
 
-/// Stage 1: the signature matches the payload.
-pub fn check_signature(payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSignature, Failure> {
-    let der =
-        pem::decode_all(signature_pem, "SIGNED MESSAGE").map_err(|e| bare(VerifyError::Pem(e)))?;
-    let der = match der.as_slice() {
-        [one] => one,
-        [] => {
-            return Err(bare(VerifyError::Pem(PemError::NoBlock {
-                label: "SIGNED MESSAGE".into(),
-            })));
-        }
-        _ => {
-            return Err(bare(VerifyError::Cms(CmsError::Unsupported {
-                what: "more than one signature block".into(),
-            })));
-        }
-    };
-    let sd = cms::parse(der).map_err(|e| bare(VerifyError::Cms(e)))?;
+/// Stage 1: the certificate was issued by a CA of the trusted root, and the signature
+/// matches the payload.
+///
+/// The chain is checked first, at the certificate's own notBefore (stage 3 checks it again
+/// at the time the log established): until a trusted CA vouches for it, a certificate is
+/// whatever its author wrote, so a failure names no identity and is never BADSIG (a
+/// self-signed certificate claiming someone's email must not read as "BAD signature from
+/// them"), and no transparency log is asked about it.
+pub fn check_signature(
+    payload: &[u8],
+    signature_pem: &[u8],
+    trust: &TrustedRoot,
+) -> Result<CheckedSignature, Failure> {
+    check(payload, signature_pem, Some(trust))
+}
+
+/// Stage 1 without a trusted root (exporting a signature as a bundle): the signature
+/// matches the payload; the certificate is not trusted, so its identity is not reported.
+pub fn check_signature_untrusted(
+    payload: &[u8],
+    signature_pem: &[u8],
+) -> Result<CheckedSignature, Failure> {
+    check(payload, signature_pem, None)
+}
+
+fn check(
+    payload: &[u8],
+    signature_pem: &[u8],
+    trust: Option<&TrustedRoot>,
+) -> Result<CheckedSignature, Failure> {
+    // Exactly one block and nothing else: git hands us a tag's signature up to the end of
+    // the object, so text appended after END would otherwise pass as signed.
+    let der = pem::decode_exact(signature_pem, "SIGNED MESSAGE").map_err(|e| match e {
+        PemError::SeveralBlocks { .. } => bare(VerifyError::Cms(CmsError::Unsupported {
+            what: "more than one signature block".into(),
+        })),
+        e => bare(VerifyError::Pem(e)),
+    })?;
+    let sd = cms::parse(&der).map_err(|e| bare(VerifyError::Cms(e)))?;
     let si = &sd.signer;
     let mut leaf = None;
     for c in &sd.certificates {
@@ -231,15 +259,21 @@ pub fn check_signature(payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSi
         }
     }
     let leaf = leaf.ok_or_else(|| bare(VerifyError::SignerCertificateMissing))?;
-    let checked = CheckedSignature {
+    let mut checked = CheckedSignature {
         fingerprint: hex(&sha1::Sha1::digest(leaf.der())).to_ascii_uppercase(),
-        identity: leaf.identity().ok().map(|i| i.san.to_string()),
+        identity: None,
         signed_attrs_digest: keys::sha256(&si.signed_attrs),
         signature: si.signature.to_vec(),
         signing_time: si.signing_time,
         embedded_entry: si.tlog_entry().map(<[u8]>::to_vec),
         leaf,
     };
+    if let Some(trust) = trust {
+        let leaf = &checked.leaf;
+        cert::verify_chain(leaf, &trust.certificate_authorities, leaf.not_before())
+            .map_err(|e| checked.fail(VerifyError::Chain(e)))?;
+        checked.identity = leaf.identity().ok().map(|i| i.san.to_string());
+    }
     if si.message_digest != keys::sha256(payload) {
         return Err(checked.fail(VerifyError::DigestMismatch));
     }
@@ -259,7 +293,8 @@ pub enum Proof {
     EmbeddedEntry(VerifiedEntry),
     /// An entry looked up in Rekor (gitsign online mode).
     OnlineEntry(VerifiedEntry),
-    /// No log was checked: the CMS signing time, chosen by the signer, was used.
+    /// No log was checked: no trusted time. The chain was checked at the CMS signing time
+    /// the signer wrote, or at the certificate's notBefore when that claim precedes it.
     Unchecked,
 }
 
@@ -316,11 +351,15 @@ pub fn verify_offline(
     if opts.check_tlog {
         return Err(sig.fail(VerifyError::NoLogEntry));
     }
-    let at = sig.signing_time.ok_or_else(|| {
+    let claimed = sig.signing_time.ok_or_else(|| {
         sig.fail(VerifyError::Cms(CmsError::Unsupported {
             what: "no signingTime attribute to check the certificate against".into(),
         }))
     })?;
+    // No trusted time: signingTime is the signer's clock, which in real commits runs
+    // seconds behind Fulcio's (signingTime < notBefore). As gitsign does, such a signature
+    // is checked at the certificate's own notBefore; the report says the time is unverified.
+    let at = claimed.max(sig.leaf.not_before());
     finish(sig, trust, opts, at, Proof::Unchecked)
 }
 
@@ -438,7 +477,7 @@ mod tests {
     #[test]
     fn a_real_offline_signature_verifies_at_its_integrated_time() {
         let o = vector(OFFLINE);
-        let c = check_signature(&o.payload, &o.signature).unwrap();
+        let c = check_signature(&o.payload, &o.signature, TrustedRoot::production()).unwrap();
         let v = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap();
         assert_eq!(v.identity, "billy@chainguard.dev");
         assert_eq!(v.issuer.as_deref(), Some("https://accounts.google.com"));
@@ -454,7 +493,7 @@ mod tests {
         let o = vector(OFFLINE);
         let mut payload = o.payload.clone();
         payload.extend_from_slice(b"x");
-        let f = check_signature(&payload, &o.signature).unwrap_err();
+        let f = check_signature(&payload, &o.signature, TrustedRoot::production()).unwrap_err();
         assert!(matches!(f.error, VerifyError::DigestMismatch));
         assert_eq!(f.kind(), FailureKind::Bad);
         assert_eq!(f.identity.as_deref(), Some("billy@chainguard.dev"));
@@ -465,14 +504,14 @@ mod tests {
         // Same signer, another commit: the digest in the signed attributes does not match.
         let a = vector(OFFLINE);
         let b = vector("80702be397d481d09e8fa434446a4ab7b66f6a11.commit");
-        let f = check_signature(&a.payload, &b.signature).unwrap_err();
+        let f = check_signature(&a.payload, &b.signature, TrustedRoot::production()).unwrap_err();
         assert_eq!(f.kind(), FailureKind::Bad);
     }
 
     #[test]
     fn an_online_mode_signature_needs_a_log_entry_unless_explicitly_skipped() {
         let o = vector(ONLINE);
-        let c = check_signature(&o.payload, &o.signature).unwrap();
+        let c = check_signature(&o.payload, &o.signature, TrustedRoot::production()).unwrap();
         assert!(c.embedded_entry.is_none());
         let f = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap_err();
         assert!(matches!(f.error, VerifyError::NoLogEntry));
@@ -499,9 +538,30 @@ mod tests {
     }
 
     #[test]
+    fn without_a_log_a_signing_time_before_not_before_is_checked_at_not_before() {
+        // The signer's clock ran behind Fulcio's: its signingTime precedes the certificate.
+        let o = vector(ONLINE);
+        let mut c = check_signature(&o.payload, &o.signature, TrustedRoot::production()).unwrap();
+        let not_before = c.leaf.not_before();
+        c.signing_time = Some(not_before - 7);
+        let skip = Options {
+            check_tlog: false,
+            require_sct: true,
+        };
+        let v = verify_offline(&c, TrustedRoot::production(), &skip).unwrap();
+        assert_eq!(v.proof, Proof::Unchecked);
+        assert_eq!(v.verified_at, not_before);
+        assert_eq!(v.signing_time, Some(not_before - 7));
+        // A claim after the certificate expired is still refused.
+        c.signing_time = Some(c.leaf.not_after() + 1);
+        let f = verify_offline(&c, TrustedRoot::production(), &skip).unwrap_err();
+        assert!(matches!(f.error, VerifyError::Chain(_)), "{f}");
+    }
+
+    #[test]
     fn an_embedded_entry_is_used_even_when_the_caller_would_skip_the_log() {
         let o = vector(OFFLINE);
-        let c = check_signature(&o.payload, &o.signature).unwrap();
+        let c = check_signature(&o.payload, &o.signature, TrustedRoot::production()).unwrap();
         let skip = Options {
             check_tlog: false,
             require_sct: true,
@@ -513,7 +573,7 @@ mod tests {
     #[test]
     fn the_wrong_identity_fails_the_policy_but_not_the_signature() {
         let o = vector(OFFLINE);
-        let c = check_signature(&o.payload, &o.signature).unwrap();
+        let c = check_signature(&o.payload, &o.signature, TrustedRoot::production()).unwrap();
         let v = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap();
         let p = IdentityPolicy::new(
             Some("mallory@example.com"),
@@ -530,7 +590,9 @@ mod tests {
     fn pem_with_two_signature_blocks_is_refused() {
         let o = vector(OFFLINE);
         let twice = [o.signature.clone(), o.signature.clone()].concat();
-        assert!(check_signature(&o.payload, &twice).is_err());
-        assert!(check_signature(&o.payload, b"not a signature").is_err());
+        assert!(check_signature(&o.payload, &twice, TrustedRoot::production()).is_err());
+        assert!(
+            check_signature(&o.payload, b"not a signature", TrustedRoot::production()).is_err()
+        );
     }
 }

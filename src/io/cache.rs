@@ -133,7 +133,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
             .collect();
-        Settings::resolve(&git, &|k| env.get(k).cloned())
+        Settings::resolve(&git, &|k| env.get(k).cloned()).unwrap()
     }
 
     #[test]

@@ -58,6 +58,25 @@ pub const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
 pub const DEFAULT_REKOR: &str = "https://rekor.sigstore.dev";
 pub const DEFAULT_ISSUER: &str = "https://oauth2.sigstore.dev/auth";
 
+/// The longest timeout accepted, in seconds (a day). Larger values overflow deadline
+/// arithmetic (`Instant + Duration`) and are never meant.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+/// A number of seconds from `source` (`GITSIGN_X` or `gitsign.x`): unset or 0 = `default`,
+/// anything else outside 1..=[`MAX_TIMEOUT_SECS`] is an error naming where it came from.
+fn seconds(source: Option<(&str, String)>, default: u64) -> Result<u64, String> {
+    let Some((name, value)) = source else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(0) => Ok(default),
+        Ok(n) if n <= MAX_TIMEOUT_SECS => Ok(n),
+        _ => Err(format!(
+            "{name}={value:?} is out of range: give a number of seconds from 1 to {MAX_TIMEOUT_SECS}"
+        )),
+    }
+}
+
 fn truthy(v: &str) -> bool {
     matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
 }
@@ -65,10 +84,11 @@ fn truthy(v: &str) -> bool {
 impl Settings {
     /// Applies gitsign's precedence: defaults < git config < `SIGSTORE_ROOT_FILE` <
     /// `SIGSTORE_*` < `GITSIGN_*`. `git` holds lower-cased keys (`gitsign.rekormode`).
+    /// An out-of-range number is an error naming the variable or key.
     pub fn resolve(
         git: &HashMap<String, String>,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Settings {
+    ) -> Result<Settings, String> {
         let g = |k: &str| {
             git.get(&k.to_ascii_lowercase())
                 .cloned()
@@ -82,8 +102,34 @@ impl Settings {
                 .or_else(|| g(key))
         };
         let own = |var: &str, key: &str| e(var).or_else(|| g(key));
+        // The same, with the name the value came from (for errors).
+        let own_named = |var: &'static str, key: &'static str| {
+            e(var)
+                .map(|v| (var, v))
+                .or_else(|| g(key).map(|v| (key, v)))
+        };
+        let shared_named = |suffix: &str, key: &'static str| {
+            let gitsign = format!("GITSIGN_{suffix}");
+            let sigstore = format!("SIGSTORE_{suffix}");
+            e(&gitsign)
+                .map(|v| (gitsign, v))
+                .or_else(|| e(&sigstore).map(|v| (sigstore, v)))
+                .or_else(|| g(key).map(|v| (key.to_string(), v)))
+        };
+        let autoclose_timeout = {
+            let found = shared_named("AUTOCLOSE_TIMEOUT", "gitsign.autocloseTimeout");
+            seconds(found.as_ref().map(|(n, v)| (n.as_str(), v.clone())), 6)?
+        };
+        let rekor_timeout = seconds(
+            own_named("GITSIGN_REKOR_TIMEOUT", "gitsign.rekorTimeout"),
+            10,
+        )?;
+        let oidc_timeout = seconds(
+            own_named("GITSIGN_OIDC_TIMEOUT", "gitsign.oidcTimeout"),
+            120,
+        )?;
         let path = |v: Option<String>| v.map(PathBuf::from);
-        Settings {
+        Ok(Settings {
             fulcio: shared("FULCIO_URL", "gitsign.fulcio").unwrap_or_else(|| DEFAULT_FULCIO.into()),
             fulcio_root: path(
                 e("GITSIGN_FULCIO_ROOT")
@@ -116,10 +162,7 @@ impl Settings {
             match_committer: own("GITSIGN_MATCH_COMMITTER", "gitsign.matchCommitter")
                 .is_some_and(|v| truthy(&v)),
             autoclose: shared("AUTOCLOSE", "gitsign.autoclose").is_none_or(|v| truthy(&v)),
-            autoclose_timeout: shared("AUTOCLOSE_TIMEOUT", "gitsign.autocloseTimeout")
-                .and_then(|v| v.parse().ok())
-                .filter(|n| *n > 0)
-                .unwrap_or(6),
+            autoclose_timeout,
             url_opener: own("GITSIGN_URL_OPENER", "gitsign.urlOpener"),
             committer_name: g("user.name"),
             committer_email: g("user.email"),
@@ -129,30 +172,39 @@ impl Settings {
                 "gitsign.credentialCacheMode",
             ),
             trusted_root: path(own("GITSIGN_TRUSTED_ROOT", "gitsign.trustedRoot")),
-            rekor_timeout: Duration::from_secs(
-                own("GITSIGN_REKOR_TIMEOUT", "gitsign.rekorTimeout")
-                    .and_then(|v| v.parse().ok())
-                    .filter(|n| *n > 0)
-                    .unwrap_or(10),
-            ),
+            rekor_timeout: Duration::from_secs(rekor_timeout),
             rekor_public_key: path(e("SIGSTORE_REKOR_PUBLIC_KEY")),
             ct_log_public_key: path(e("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE")),
             token_file: path(own("GITSIGN_TOKEN_FILE", "gitsign.tokenFile")),
-            oidc_timeout: Duration::from_secs(
-                own("GITSIGN_OIDC_TIMEOUT", "gitsign.oidcTimeout")
-                    .and_then(|v| v.parse().ok())
-                    .filter(|n| *n > 0)
-                    .unwrap_or(120),
-            ),
-        }
+            oidc_timeout: Duration::from_secs(oidc_timeout),
+        })
     }
 
     /// Reads git config (for the repository at `git_dir`, if any) and the environment.
     pub fn load(git_dir: Option<&Path>) -> Result<Settings, String> {
         let git = read_git_config(git_dir)?;
-        Ok(Settings::resolve(&git, &|k| std::env::var(k).ok()))
+        // A variable that is not UTF-8 reads as unset, except those choosing what is
+        // trusted: ignoring one of those would silently trust the compiled-in root instead.
+        for var in TRUST_VARIABLES {
+            if std::env::var_os(var).is_some_and(|v| v.to_str().is_none()) {
+                return Err(format!("{var} is not valid UTF-8"));
+            }
+        }
+        Settings::resolve(&git, &|k| std::env::var(k).ok())
     }
 }
+
+/// The variables that replace trust material or the log verification consults.
+const TRUST_VARIABLES: [&str; 8] = [
+    "GITSIGN_TRUSTED_ROOT",
+    "GITSIGN_FULCIO_ROOT",
+    "SIGSTORE_FULCIO_ROOT",
+    "SIGSTORE_ROOT_FILE",
+    "SIGSTORE_REKOR_PUBLIC_KEY",
+    "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE",
+    "GITSIGN_REKOR_URL",
+    "SIGSTORE_REKOR_URL",
+];
 
 fn env_path(var: &str) -> Option<PathBuf> {
     std::env::var_os(var)
@@ -254,9 +306,14 @@ mod tests {
     fn gitsign_env_beats_sigstore_env_beats_git_config() {
         let git: HashMap<String, String> =
             [("gitsign.rekor".to_string(), "http://git".to_string())].into();
-        assert_eq!(Settings::resolve(&git, &env_of(&[])).rekor, "http://git");
         assert_eq!(
-            Settings::resolve(&git, &env_of(&[("SIGSTORE_REKOR_URL", "http://s")])).rekor,
+            Settings::resolve(&git, &env_of(&[])).unwrap().rekor,
+            "http://git"
+        );
+        assert_eq!(
+            Settings::resolve(&git, &env_of(&[("SIGSTORE_REKOR_URL", "http://s")]))
+                .unwrap()
+                .rekor,
             "http://s"
         );
         assert_eq!(
@@ -267,6 +324,7 @@ mod tests {
                     ("GITSIGN_REKOR_URL", "http://g")
                 ])
             )
+            .unwrap()
             .rekor,
             "http://g"
         );
@@ -277,7 +335,10 @@ mod tests {
         let git: HashMap<String, String> =
             [("gitsign.fulcioroot".to_string(), "/git".to_string())].into();
         let r = |env: &'static [(&'static str, &'static str)]| {
-            Settings::resolve(&git, &env_of(env)).fulcio_root.unwrap()
+            Settings::resolve(&git, &env_of(env))
+                .unwrap()
+                .fulcio_root
+                .unwrap()
         };
         assert_eq!(r(&[]), PathBuf::from("/git"));
         assert_eq!(r(&[("SIGSTORE_ROOT_FILE", "/rf")]), PathBuf::from("/rf"));
@@ -299,7 +360,7 @@ mod tests {
 
     #[test]
     fn defaults_point_at_the_public_good_instance() {
-        let s = Settings::resolve(&HashMap::new(), &env_of(&[]));
+        let s = Settings::resolve(&HashMap::new(), &env_of(&[])).unwrap();
         assert_eq!(s.fulcio, DEFAULT_FULCIO);
         assert_eq!(s.rekor, DEFAULT_REKOR);
         assert_eq!(s.issuer, DEFAULT_ISSUER);
@@ -336,7 +397,7 @@ mod tests {
             ("gitsign.oidctimeout".to_string(), "30".to_string()),
         ]
         .into();
-        let s = Settings::resolve(&git, &env_of(&[]));
+        let s = Settings::resolve(&git, &env_of(&[])).unwrap();
         assert_eq!(s.token_file, Some(PathBuf::from("/git/token")));
         assert_eq!(s.oidc_timeout, Duration::from_secs(30));
         let s = Settings::resolve(
@@ -345,8 +406,47 @@ mod tests {
                 ("GITSIGN_TOKEN_FILE", "/env/token"),
                 ("GITSIGN_OIDC_TIMEOUT", "0"),
             ]),
-        );
+        )
+        .unwrap();
         assert_eq!(s.token_file, Some(PathBuf::from("/env/token")));
         assert_eq!(s.oidc_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn out_of_range_timeouts_are_a_one_line_error_naming_their_source() {
+        let git: HashMap<String, String> = [(
+            "gitsign.rekortimeout".to_string(),
+            "18446744073709551615".to_string(),
+        )]
+        .into();
+        let e = Settings::resolve(&git, &env_of(&[])).unwrap_err();
+        assert!(
+            e.starts_with("gitsign.rekorTimeout=\"18446744073709551615\" is out of range"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
+        let e = Settings::resolve(
+            &HashMap::new(),
+            &env_of(&[("GITSIGN_OIDC_TIMEOUT", "99999999999999999999999")]),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("GITSIGN_OIDC_TIMEOUT="), "{e}");
+        let e = Settings::resolve(
+            &HashMap::new(),
+            &env_of(&[("SIGSTORE_AUTOCLOSE_TIMEOUT", "-1")]),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("SIGSTORE_AUTOCLOSE_TIMEOUT="), "{e}");
+        let s = Settings::resolve(
+            &HashMap::new(),
+            &env_of(&[
+                ("GITSIGN_REKOR_TIMEOUT", "86400"),
+                ("GITSIGN_OIDC_TIMEOUT", "86400"),
+            ]),
+        )
+        .unwrap();
+        // The largest values still leave room for the deadline arithmetic.
+        let _ = std::time::Instant::now() + s.rekor_timeout;
+        let _ = std::time::Instant::now() + s.oidc_timeout * 2 + Duration::from_secs(30);
     }
 }

@@ -86,13 +86,42 @@ impl Repo {
         self.read(commit.id(), ObjectKind::Commit)
     }
 
-    /// The annotated tag object a name (or revision) refers to.
+    /// The annotated tag object a name (or revision) refers to, resolved as git's
+    /// `verify-tag` does (`ref_rev_parse_rules`: `NAME`, `refs/NAME`, `refs/tags/NAME`,
+    /// `refs/heads/NAME`, ...): the first rule that names a ref wins, so both verify the same
+    /// object. A name that several rules resolve to different objects is refused: git itself
+    /// only warns, and a tag shadowed by `refs/NAME` is a trap.
     pub fn read_tag(&self, name: &str) -> Result<RawObject, String> {
+        let mut found: Vec<(String, git2::Oid)> = Vec::new();
+        for rule in REV_PARSE_RULES {
+            let full = rule.replace("%s", name);
+            if let Ok(r) = self.repo.find_reference(&full)
+                && let Ok(r) = r.resolve()
+                && let Some(oid) = r.target()
+            {
+                found.push((full, oid));
+            }
+        }
+        let oid = match found.as_slice() {
+            [] => self
+                .repo
+                .revparse_single(name)
+                .map_err(|e| format!("unknown tag {name:?}: {}", msg(e)))?
+                .id(),
+            [(_, oid), rest @ ..] if rest.iter().all(|(_, o)| o == oid) => *oid,
+            _ => {
+                let refs: Vec<&str> = found.iter().map(|(r, _)| r.as_str()).collect();
+                return Err(format!(
+                    "tag name {name:?} is ambiguous: {} name different objects (give the full ref name, e.g. {})",
+                    refs.join(", "),
+                    refs[0]
+                ));
+            }
+        };
         let obj = self
             .repo
-            .revparse_single(&format!("refs/tags/{name}"))
-            .or_else(|_| self.repo.revparse_single(name))
-            .map_err(|e| format!("unknown tag {name:?}: {}", msg(e)))?;
+            .find_object(oid, None)
+            .map_err(|e| format!("cannot read object {oid}: {}", msg(e)))?;
         if obj.kind() != Some(git2::ObjectType::Tag) {
             return Err(format!(
                 "{name:?} is not an annotated tag (lightweight tags carry no signature)"
@@ -101,6 +130,16 @@ impl Repo {
         self.read(obj.id(), ObjectKind::Tag)
     }
 }
+
+/// git's `ref_rev_parse_rules` (refs.c), in its order.
+const REV_PARSE_RULES: [&str; 6] = [
+    "%s",
+    "refs/%s",
+    "refs/tags/%s",
+    "refs/heads/%s",
+    "refs/remotes/%s",
+    "refs/remotes/%s/HEAD",
+];
 
 /// The git directory git would use here (`GIT_DIR`, else found upwards from the current
 /// directory), without opening the repository: libgit2 refuses to open SHA-256 repositories,

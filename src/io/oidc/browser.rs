@@ -766,7 +766,7 @@ mod tests {
             device_authorization_endpoint: None,
             token_auth_methods: vec![],
         };
-        let mut s = Settings::resolve(&std::collections::HashMap::new(), &|_| None);
+        let mut s = Settings::resolve(&std::collections::HashMap::new(), &|_| None).unwrap();
         s.connector_id = Some("https://github.com/login/oauth".into());
         let pkce = Pkce::generate();
         let u = authorize_url(

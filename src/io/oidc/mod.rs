@@ -503,7 +503,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(provider: Option<&str>, token_file: Option<&str>) -> Settings {
-        let mut s = Settings::resolve(&HashMap::new(), &|_| None);
+        let mut s = Settings::resolve(&HashMap::new(), &|_| None).unwrap();
         s.token_provider = provider.map(str::to_string);
         s.token_file = token_file.map(PathBuf::from);
         s
