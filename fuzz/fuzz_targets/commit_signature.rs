@@ -2,10 +2,11 @@
 #![no_main]
 
 use gitsign::core::gitobj::{self, HashAlgo};
+use gitsign::core::trust::TrustedRoot;
 use gitsign::core::verify;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(obj) = gitobj::split_commit(data, HashAlgo::Sha1) {
-        let _ = verify::check_signature(&obj.payload, &obj.signature);
+        let _ = verify::check_signature(&obj.payload, &obj.signature, TrustedRoot::production());
     }
 });
