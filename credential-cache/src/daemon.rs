@@ -61,6 +61,12 @@ fn harden() {
 
 pub fn run(options: Options) -> Result<(), String> {
     harden();
+    // Caught from before the socket exists: a SIGTERM at any moment after it removes it.
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(|e| format!("cannot handle signals: {e}"))?;
     let (listener, bound) = match socket::from_systemd(options.systemd)? {
         Some(l) => {
             log("serving the socket systemd passed");
@@ -89,11 +95,6 @@ pub fn run(options: Options) -> Result<(), String> {
     }
     {
         let store = store.clone();
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGINT,
-        ])
-        .map_err(|e| format!("cannot handle signals: {e}"))?;
         thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 store.clear();
