@@ -38,6 +38,12 @@ impl Reporter {
     }
 }
 
+impl crate::io::progress::Progress for Reporter {
+    fn say(&mut self, line: &str) {
+        Reporter::say(self, line)
+    }
+}
+
 /// One line with control, bidi and separator characters replaced: text from a signature
 /// or a server must not be able to forge further lines, terminal escapes or reordered text
 /// in what git shows the user.

@@ -16,8 +16,8 @@ use zeroize::Zeroizing;
 
 use super::http::{self, Discovery, Http};
 use super::{Ambient, IdToken, OidcError};
-use crate::app::Reporter;
 use crate::io::config::Settings;
+use crate::io::progress::Progress;
 
 /// A PKCE pair (RFC 7636): the verifier stays with us, the challenge goes to the issuer.
 pub struct Pkce {
@@ -448,7 +448,7 @@ pub fn token_request(
 }
 
 /// Opens `url` with the configured opener, else the desktop's, and always prints it.
-pub fn show_url(settings: &Settings, ui: &mut Reporter, ambient: &Ambient, url: &str) {
+pub fn show_url(settings: &Settings, ui: &mut dyn Progress, ambient: &Ambient, url: &str) {
     let opener = settings.url_opener.clone().or_else(|| {
         let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
             .iter()
@@ -480,7 +480,7 @@ pub fn show_url(settings: &Settings, ui: &mut Reporter, ambient: &Ambient, url: 
 
 pub fn run(
     settings: &Settings,
-    ui: &mut Reporter,
+    ui: &mut dyn Progress,
     ambient: &mut Ambient,
 ) -> Result<IdToken, OidcError> {
     let could_paste = ambient.paste.is_some();
