@@ -13,25 +13,13 @@
     )
 )]
 
-pub mod bundle;
-pub mod cert;
+pub mod asn1;
 pub mod cms;
-pub mod cms_builder;
-pub mod der;
-pub mod dsse;
-pub mod export;
-pub mod gitobj;
-pub mod keys;
-pub mod pem;
-pub mod policy;
-pub mod sct;
-pub mod shellwords;
-pub mod signing;
-pub mod status;
+pub mod git;
+pub mod sigstore;
 #[cfg(test)]
 pub(crate) mod testcert;
 pub mod time;
 pub mod tlog;
-pub mod trust;
-pub mod tsa;
 pub mod verify;
+pub mod x509;

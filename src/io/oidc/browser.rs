@@ -62,7 +62,7 @@ pub fn random_token(bytes: usize) -> String {
 /// would (quotes and backslashes, no expansion), `{{.URL}}` replaced where it appears (as
 /// gitsign's template), else the URL appended as the last argument. No shell runs.
 pub fn opener_command(opener: &str, url: &str) -> Result<Vec<String>, String> {
-    let mut words = crate::core::shellwords::split(opener)?;
+    let mut words = crate::core::git::shellwords::split(opener)?;
     if words.is_empty() {
         return Err("empty command".into());
     }
