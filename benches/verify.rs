@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gitsign::core::gitobj::{self, HashAlgo, ObjectKind};
-use gitsign::core::trust::TrustedRoot;
+use gitsign::core::git::gitobj::{self, HashAlgo, ObjectKind};
+use gitsign::core::sigstore::trust::TrustedRoot;
 use gitsign::core::verify::{self, Options};
 
 const RUNS: usize = 200;

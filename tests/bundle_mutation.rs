@@ -10,9 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
 
-use gitsign::core::bundle::{self, Artifact, Expected};
-use gitsign::core::policy::IdentityPolicy;
-use gitsign::core::trust::TrustedRoot;
+use gitsign::core::sigstore::bundle::{self, Artifact, Expected};
+use gitsign::core::sigstore::trust::TrustedRoot;
+use gitsign::core::verify::policy::IdentityPolicy;
 
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";

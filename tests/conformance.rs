@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gitsign::core::keys::sha256;
+use gitsign::core::x509::keys::sha256;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gitsign");
 

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::{BIN, text, vectors};
-use gitsign::core::{gitobj, pem};
+use gitsign::core::{asn1::pem, git::gitobj};
 
 struct Case {
     payload: Vec<u8>,

@@ -229,7 +229,7 @@ fn a_certificate_that_does_not_chain_is_refused_before_any_rekor_request() {
 fn other_entry_json() -> String {
     static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     JSON.get_or_init(|| {
-        use gitsign::core::{keys, tlog};
+        use gitsign::core::{tlog, x509::keys};
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/data/fixtures/tlog/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"

@@ -36,13 +36,13 @@ fn openssl_cms_verify(dir: &std::path::Path) -> std::process::Output {
 
 fn openssl_verify(r: &Signing, id: &str, kind: &str) {
     let raw = r.git(&["cat-file", kind, id]).stdout;
-    let algo = gitsign::core::gitobj::HashAlgo::Sha1;
+    let algo = gitsign::core::git::gitobj::HashAlgo::Sha1;
     let k = if kind == "tag" {
-        gitsign::core::gitobj::ObjectKind::Tag
+        gitsign::core::git::gitobj::ObjectKind::Tag
     } else {
-        gitsign::core::gitobj::ObjectKind::Commit
+        gitsign::core::git::gitobj::ObjectKind::Commit
     };
-    let obj = gitsign::core::gitobj::split(k, &raw, algo).unwrap();
+    let obj = gitsign::core::git::gitobj::split(k, &raw, algo).unwrap();
     let dir = r.s.dir.path();
     std::fs::write(dir.join("payload"), &obj.payload).unwrap();
     std::fs::write(
@@ -331,7 +331,7 @@ fn rekor_failures_leave_the_repository_unchanged() {
 
 #[test]
 fn a_duplicate_upload_gets_the_existing_entry_after_409() {
-    use gitsign::core::{keys::sha256, pem, tlog};
+    use gitsign::core::{asn1::pem, tlog, x509::keys::sha256};
     use gitsign::io::{fulcio::FulcioClient, key::EphemeralKey, rekor::RekorClient};
     let stack = Stack::start();
     let key = EphemeralKey::generate().unwrap();
@@ -358,9 +358,10 @@ fn a_duplicate_upload_gets_the_existing_entry_after_409() {
             &again.canonicalized_body
         )
     );
-    let trust =
-        gitsign::core::trust::TrustedRoot::from_json(&std::fs::read(stack.trusted_root()).unwrap())
-            .unwrap();
+    let trust = gitsign::core::sigstore::trust::TrustedRoot::from_json(
+        &std::fs::read(stack.trusted_root()).unwrap(),
+    )
+    .unwrap();
     let keys = gitsign::core::tlog::trusted_log_keys(&trust);
     tlog::verify_entry(&again, &body, &keys).unwrap();
     assert_eq!(stack.stats()["entries"], 1);

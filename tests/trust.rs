@@ -5,11 +5,11 @@ mod common;
 
 use base64::Engine;
 use common::{BIN, Scratch, Vector, text, vectors};
-use gitsign::core::pem;
+use gitsign::core::asn1::pem;
 
 const PRODUCTION: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/src/core/trust/production-trusted-root.json"
+    "/src/core/sigstore/trust/production-trusted-root.json"
 );
 
 fn production() -> serde_json::Value {

@@ -11,7 +11,7 @@ use std::process::Stdio;
 
 use common::{BIN, Scratch, text, vectors};
 use forge::Forger;
-use gitsign::core::trust::TrustedRoot;
+use gitsign::core::sigstore::trust::TrustedRoot;
 
 /// The verdict lines among the status lines.
 fn verdicts(status: &str) -> Vec<&str> {
@@ -123,9 +123,11 @@ fn a_self_signed_certificate_claiming_someones_email_gives_errsig_with_no_name()
             assert!(!status.contains("BADSIG"), "{status}");
 
             let sigfile = s.dir.path().join("sig");
-            let sig =
-                gitsign::core::gitobj::split_commit(&raw, gitsign::core::gitobj::HashAlgo::Sha1)
-                    .unwrap();
+            let sig = gitsign::core::git::gitobj::split_commit(
+                &raw,
+                gitsign::core::git::gitobj::HashAlgo::Sha1,
+            )
+            .unwrap();
             std::fs::write(&sigfile, &sig.signature).unwrap();
             let (code, stdout, stderr) = gpg_verify(&s, &sigfile, &sig.payload);
             assert_eq!(code, 1, "{stderr}");

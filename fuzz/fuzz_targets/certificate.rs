@@ -1,7 +1,7 @@
-//! X.509 certificates: parse, then read what verification reads (core::cert).
+//! X.509 certificates: parse, then read what verification reads (core::x509::cert).
 #![no_main]
 
-use gitsign::core::cert::Certificate;
+use gitsign::core::x509::cert::Certificate;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(c) = Certificate::from_der(data) {

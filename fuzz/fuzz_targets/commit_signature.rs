@@ -1,8 +1,8 @@
 //! A whole signed commit: split, then the signature checked as verify mode does up to the trust root (core::verify::check_signature).
 #![no_main]
 
-use gitsign::core::gitobj::{self, HashAlgo};
-use gitsign::core::trust::TrustedRoot;
+use gitsign::core::git::gitobj::{self, HashAlgo};
+use gitsign::core::sigstore::trust::TrustedRoot;
 use gitsign::core::verify;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

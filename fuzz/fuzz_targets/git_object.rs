@@ -1,7 +1,7 @@
-//! Raw commit and tag objects split into payload and signature as git does (core::gitobj).
+//! Raw commit and tag objects split into payload and signature as git does (core::git::gitobj).
 #![no_main]
 
-use gitsign::core::gitobj::{self, HashAlgo};
+use gitsign::core::git::gitobj::{self, HashAlgo};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = gitobj::split_commit(data, HashAlgo::Sha1);

@@ -1,7 +1,7 @@
-//! PEM blocks (core::pem).
+//! PEM blocks (core::asn1::pem).
 #![no_main]
 
-use gitsign::core::pem;
+use gitsign::core::asn1::pem;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let _ = pem::decode_all(data, "SIGNED MESSAGE");

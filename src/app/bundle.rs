@@ -9,13 +9,13 @@ use std::path::Path;
 
 use crate::app::{AppError, OK};
 use crate::cli::VerifyBundleArgs;
-use crate::core::bundle::{self, Artifact, Expected, TimeSource};
-use crate::core::keys::PublicKey;
-use crate::core::pem;
-use crate::core::policy::IdentityPolicy;
+use crate::core::asn1::pem;
+use crate::core::sigstore::bundle::{self, Artifact, Expected, TimeSource};
+use crate::core::sigstore::trust::TrustedRoot;
 use crate::core::time::format_rfc3339;
 use crate::core::tlog::unhex;
-use crate::core::trust::TrustedRoot;
+use crate::core::verify::policy::IdentityPolicy;
+use crate::core::x509::keys::PublicKey;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, AppError> {
     std::fs::read(path)

@@ -6,9 +6,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::app::{AppError, Reporter};
-use crate::core::cert::Certificate;
-use crate::core::signing;
-use crate::core::trust::TrustedRoot;
+use crate::core::sigstore::trust::TrustedRoot;
+use crate::core::verify::signing;
+use crate::core::x509::cert::Certificate;
 use crate::io::cache::{self, AgentKey, Client, Lookup, MARGIN, Mode};
 use crate::io::config::Settings;
 use crate::io::fulcio::{FulcioClient, FulcioError};

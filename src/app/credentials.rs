@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::app::{AppError, OK, report::printable};
 use crate::cli::CredentialsAction;
-use crate::core::cert::Certificate;
 use crate::core::time::format_rfc3339;
+use crate::core::x509::cert::Certificate;
 use crate::io::cache::{Client, Mode};
 use crate::io::config::Settings;
 use crate::io::keyring;

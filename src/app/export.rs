@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use crate::app::{AppError, OK};
 use crate::cli::ExportBundleArgs;
-use crate::core::{export, gitobj, verify};
+use crate::core::{git::gitobj, sigstore::export, verify};
 use crate::io::git::Repo;
 
 pub fn export_bundle(args: &ExportBundleArgs) -> Result<i32, AppError> {

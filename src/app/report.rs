@@ -38,11 +38,17 @@ impl Reporter {
     }
 }
 
+impl crate::io::progress::Progress for Reporter {
+    fn say(&mut self, line: &str) {
+        Reporter::say(self, line)
+    }
+}
+
 /// One line with control, bidi and separator characters replaced: text from a signature
 /// or a server must not be able to forge further lines, terminal escapes or reordered text
 /// in what git shows the user.
 pub fn printable(line: &str) -> String {
-    crate::core::status::printable(line)
+    crate::core::git::status::printable(line)
 }
 
 /// Where gpg status lines go: `--status-fd=N` (git passes 1 to verify, 2 to sign); fd 1 and

@@ -12,14 +12,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::app::credential::{Credential, Obtainer, Source};
 use crate::app::{AppError, OK, Reporter};
 use crate::cli::GpgSign;
-use crate::core::cert::Certificate;
-use crate::core::cms_builder::{self, Signer};
-use crate::core::gitobj::{self, HashAlgo};
-use crate::core::keys::{HashAlg, PublicKey, sha256};
-use crate::core::signing;
-use crate::core::status::Status;
+use crate::core::cms::{self, builder::Signer};
+use crate::core::git::gitobj::{self, HashAlgo};
+use crate::core::git::status::Status;
 use crate::core::tlog;
-use crate::core::{pem, trust::TrustedRoot};
+use crate::core::verify::signing;
+use crate::core::x509::cert::Certificate;
+use crate::core::x509::keys::{HashAlg, PublicKey, sha256};
+use crate::core::{asn1::pem, sigstore::trust::TrustedRoot};
 use crate::io::config::Settings;
 use crate::io::git::Repo;
 use crate::io::rekor::RekorClient;
@@ -182,7 +182,7 @@ pub fn sign(
                 &leaf_pem,
             );
             let entry = log(body)?;
-            let attr = cms_builder::tlog_entry_attribute(&entry)
+            let attr = cms::builder::tlog_entry_attribute(&entry)
                 .map_err(|e| AppError::failed(e.to_string()))?;
             (assemble(leaf, &signed, &[attr]), entry.log_index)
         }
@@ -247,7 +247,7 @@ fn sign_with(
     online: bool,
 ) -> Result<Signed, String> {
     let signed_attrs =
-        cms_builder::signed_attributes(&sha256(payload), now()).map_err(|e| e.to_string())?;
+        cms::builder::signed_attributes(&sha256(payload), now()).map_err(|e| e.to_string())?;
     let signature = cred.key.sign(&signed_attrs)?;
     // The signature must verify with the certificate's key: whatever holds the key (this
     // process, the agent, the keyring), nothing leaves here that the certificate disowns.
@@ -281,9 +281,9 @@ fn sign_with(
 fn assemble(
     leaf: &Certificate,
     signed: &Signed,
-    unsigned: &[cms_builder::AttributeValue],
+    unsigned: &[cms::builder::AttributeValue],
 ) -> String {
-    let der = cms_builder::assemble(&Signer {
+    let der = cms::builder::assemble(&Signer {
         certificates: &[leaf.der()],
         issuer: leaf.issuer_raw(),
         serial: leaf.serial(),

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use crate::app::{AppError, FAILED, OK, Reporter};
 use crate::cli::{GpgVerify, OutputFormat, VerifyArgs};
-use crate::core::gitobj::{self, HashAlgo, ObjectKind};
-use crate::core::policy::IdentityPolicy;
-use crate::core::status::{self, Status};
+use crate::core::git::gitobj::{self, HashAlgo, ObjectKind};
+use crate::core::git::status::{self, Status};
+use crate::core::sigstore::trust::TrustedRoot;
 use crate::core::time::format_rfc3339;
-use crate::core::trust::TrustedRoot;
+use crate::core::verify::policy::IdentityPolicy;
 use crate::core::verify::{self, Failure, FailureKind, Options, Proof, Verified, VerifyError};
 use crate::io::config::Settings;
 use crate::io::git::Repo;
@@ -51,7 +51,7 @@ fn verify_object(obj: &Signed<'_>, cx: &Context<'_>) -> Result<Verified, Failure
     let lookup = RekorClient::new(&cx.settings.rekor, cx.settings.rekor_timeout).and_then(|c| {
         c.entries_for(
             &checked.leaf_pem(),
-            &crate::core::keys::sha256(id.as_bytes()),
+            &crate::core::x509::keys::sha256(id.as_bytes()),
         )
     });
     match lookup {
@@ -238,7 +238,7 @@ fn gpg_verify_outcome(args: &GpgVerify) -> Result<(Outcome, Reporter), AppError>
     let payload = read_input(args.data_file.as_deref())?;
     let trust = crate::io::trust::load(&settings, None).map_err(AppError::usage)?;
     // The payload names its object format; libgit2 cannot open SHA-256 repositories.
-    let algo = crate::core::signing::payload_hash_algo(&payload)
+    let algo = crate::core::verify::signing::payload_hash_algo(&payload)
         .unwrap_or_else(|| repo.as_ref().map_or(HashAlgo::Sha1, Repo::hash_algo));
     let kind = gitobj::kind_of_payload(&payload).unwrap_or(ObjectKind::Commit);
     let signed = Signed {

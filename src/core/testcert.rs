@@ -5,9 +5,9 @@ use ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use spki::EncodePublicKey;
 
-use crate::core::cert::oid;
-use crate::core::der::{encode, tag};
+use crate::core::asn1::der::{encode, tag};
 use crate::core::time::{UnixTime, civil_from_unix};
+use crate::core::x509::cert::oid;
 
 pub const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
 pub const OID_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];

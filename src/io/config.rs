@@ -267,7 +267,7 @@ pub fn command_line_config(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String,
     if let Some(params) = env("GIT_CONFIG_PARAMETERS") {
         // Shell-quoted words: 'key=value' (old) or 'key'='value' (git >= 2.31). git always
         // writes it well-formed; anything else is not git's and is ignored.
-        let words = crate::core::shellwords::split(&params).unwrap_or_default();
+        let words = crate::core::git::shellwords::split(&params).unwrap_or_default();
         for w in words {
             if let Some((k, v)) = w.split_once('=') {
                 out.push((k.to_ascii_lowercase(), v.to_string()));

@@ -1,6 +1,6 @@
 //! Fulcio v2: `POST {fulcio}/api/v2/signingCert` exchanges an ID token and a proof of
 //! possession of our ephemeral key for a short-lived certificate. The answer is not trusted
-//! here: the caller checks the chain against the trusted root (`core::signing`).
+//! here: the caller checks the chain against the trusted root (`core::verify::signing`).
 
 use std::fmt;
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::core::pem;
+use crate::core::asn1::pem;
 use crate::io::key::KeySigner;
 use crate::io::oidc::IdToken;
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::core::gitobj::{HashAlgo, ObjectKind};
+use crate::core::git::gitobj::{HashAlgo, ObjectKind};
 
 pub struct Repo {
     repo: git2::Repository,

@@ -7,7 +7,7 @@ use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::EncodePublicKey as _;
 use zeroize::Zeroize as _;
 
-use crate::core::pem;
+use crate::core::asn1::pem;
 
 pub struct EphemeralKey {
     key: SigningKey,
@@ -83,7 +83,7 @@ impl EphemeralKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::keys::{HashAlg, PublicKey};
+    use crate::core::x509::keys::{HashAlg, PublicKey};
 
     #[test]
     fn signatures_verify_with_the_published_key_and_keys_differ() {

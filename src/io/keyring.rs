@@ -12,7 +12,7 @@ use crate::io::cache::CacheKey;
 pub fn entry_name(key: &CacheKey) -> String {
     let text = serde_json::to_string(key).unwrap_or_default();
     let digest = sha2::Sha256::digest(text.as_bytes());
-    format!("gitsign:{}", crate::core::gitobj::hex(&digest[..16]))
+    format!("gitsign:{}", crate::core::git::gitobj::hex(&digest[..16]))
 }
 
 #[cfg(test)]

@@ -8,5 +8,6 @@ pub mod http;
 pub mod key;
 pub mod keyring;
 pub mod oidc;
+pub mod progress;
 pub mod rekor;
 pub mod trust;

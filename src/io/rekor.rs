@@ -160,7 +160,7 @@ impl RekorClient {
         let deadline = Instant::now() + self.timeout;
         let query = serde_json::json!({
             "publicKey": {"format": "x509", "content": STANDARD.encode(cert_pem)},
-            "hash": format!("sha256:{}", crate::core::gitobj::hex(logged_hash)),
+            "hash": format!("sha256:{}", crate::core::git::gitobj::hex(logged_hash)),
             "operator": "and",
         });
         let (status, uuids) = self.post("/api/v1/index/retrieve", query, deadline)?;

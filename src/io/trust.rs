@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::core::trust::TrustedRoot;
+use crate::core::sigstore::trust::TrustedRoot;
 use crate::io::config::Settings;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {

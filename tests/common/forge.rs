@@ -5,9 +5,9 @@
 #![allow(dead_code)]
 
 use ecdsa::signature::Signer as _;
-use gitsign::core::cms_builder::{self, Signer};
-use gitsign::core::der::{encode, tag};
-use gitsign::core::{keys, pem};
+use gitsign::core::asn1::der::{encode, tag};
+use gitsign::core::cms::{self, builder::Signer};
+use gitsign::core::{asn1::pem, x509::keys};
 use p256::ecdsa::{Signature, SigningKey};
 use spki::EncodePublicKey;
 
@@ -54,7 +54,7 @@ fn ext(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
 }
 
 fn time(t: i64) -> Vec<u8> {
-    cms_builder::encode_time(t).unwrap()
+    cms::builder::encode_time(t).unwrap()
 }
 
 struct Spec<'a> {
@@ -205,9 +205,9 @@ impl Forger {
 
     /// The armored detached signature over `payload` with this signingTime.
     pub fn sign(&self, payload: &[u8], signing_time: i64) -> String {
-        let attrs = cms_builder::signed_attributes(&keys::sha256(payload), signing_time).unwrap();
+        let attrs = cms::builder::signed_attributes(&keys::sha256(payload), signing_time).unwrap();
         let sig: Signature = self.key.sign(&attrs);
-        let der = cms_builder::assemble(&Signer {
+        let der = cms::builder::assemble(&Signer {
             certificates: &[&self.leaf],
             issuer: &self.issuer_name,
             serial: &[self.serial],

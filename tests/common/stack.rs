@@ -166,7 +166,7 @@ impl Stack {
                 let der = base64::engine::general_purpose::STANDARD
                     .decode(c["rawBytes"].as_str().unwrap())
                     .unwrap();
-                gitsign::core::pem::encode("CERTIFICATE", &der)
+                gitsign::core::asn1::pem::encode("CERTIFICATE", &der)
             })
             .collect()
     }

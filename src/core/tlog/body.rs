@@ -23,9 +23,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::Value;
 
 use super::{TlogError, unhex};
-use crate::core::cert::Certificate;
-use crate::core::keys::PublicKey;
-use crate::core::pem;
+use crate::core::asn1::pem;
+use crate::core::x509::cert::Certificate;
+use crate::core::x509::keys::PublicKey;
 
 /// Who verifies a logged signature.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::{LogKey, TlogError};
-use crate::core::keys::{HashAlg, sha256};
+use crate::core::x509::keys::{HashAlg, sha256};
 
 const MAX_SIGNATURES: usize = 16;
 

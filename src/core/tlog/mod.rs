@@ -31,7 +31,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::core::keys::{HashAlg, KeyError, PublicKey};
+use crate::core::x509::keys::{HashAlg, KeyError, PublicKey};
 
 pub use body::{LoggedContent, LoggedSignature, LoggedVerifier, parse_body};
 pub use checkpoint::{Checkpoint, NoteSignature, parse_checkpoint, verify_checkpoint};
@@ -57,7 +57,7 @@ pub struct LogKey<'a> {
 }
 
 /// The transparency logs of a trusted root whose keys we can verify with.
-pub fn trusted_log_keys(root: &crate::core::trust::TrustedRoot) -> Vec<LogKey<'_>> {
+pub fn trusted_log_keys(root: &crate::core::sigstore::trust::TrustedRoot) -> Vec<LogKey<'_>> {
     root.tlogs
         .iter()
         .filter_map(|t| {
@@ -279,7 +279,7 @@ impl std::error::Error for TlogError {
         }
     }
 }
-pub(crate) use crate::core::gitobj::hex;
+pub(crate) use crate::core::git::gitobj::hex;
 
 /// Hex of either case to bytes; `None` on odd length or a non-hex digit.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -11,7 +11,7 @@
 //!   `SHA-256(DER SubjectPublicKeyInfo)[..4]` as Rekor v1 does.
 
 use super::{Checkpoint, LogKey, TlogError, parse_checkpoint};
-use crate::core::keys::{HashAlg, PublicKey, sha256};
+use crate::core::x509::keys::{HashAlg, PublicKey, sha256};
 
 /// The key id of a log key signing notes under `name` (rekor-tiles `note.KeyHash`): for
 /// Ed25519 the C2SP key id, which rekor-tiles also uses as the log id; for ECDSA the SHA-256
@@ -182,7 +182,8 @@ mod tests {
             "/tests/data/conformance/bundle-verify/rekor2-happy-path/trusted_root.json"
         );
         let root =
-            crate::core::trust::TrustedRoot::from_json(&std::fs::read(path).unwrap()).unwrap();
+            crate::core::sigstore::trust::TrustedRoot::from_json(&std::fs::read(path).unwrap())
+                .unwrap();
         let log = root
             .tlogs
             .iter()

@@ -8,8 +8,8 @@ use spki::EncodePublicKey as _;
 
 use super::merkle::tests::{path, root};
 use super::*;
-use crate::core::keys::{PublicKey, sha256};
 use crate::core::time::parse_rfc3339;
+use crate::core::x509::keys::{PublicKey, sha256};
 
 struct Fixture {
     tle: &'static [u8],
@@ -74,8 +74,10 @@ struct OwnedLog {
 
 impl OwnedLog {
     fn production() -> Self {
-        let root: serde_json::Value =
-            serde_json::from_str(include_str!("../trust/production-trusted-root.json")).unwrap();
+        let root: serde_json::Value = serde_json::from_str(include_str!(
+            "../sigstore/trust/production-trusted-root.json"
+        ))
+        .unwrap();
         let t = &root["tlogs"][0];
         let der = B64
             .decode(t["publicKey"]["rawBytes"].as_str().unwrap())

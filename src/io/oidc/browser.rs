@@ -16,8 +16,8 @@ use zeroize::Zeroizing;
 
 use super::http::{self, Discovery, Http};
 use super::{Ambient, IdToken, OidcError};
-use crate::app::Reporter;
 use crate::io::config::Settings;
+use crate::io::progress::Progress;
 
 /// A PKCE pair (RFC 7636): the verifier stays with us, the challenge goes to the issuer.
 pub struct Pkce {
@@ -62,7 +62,7 @@ pub fn random_token(bytes: usize) -> String {
 /// would (quotes and backslashes, no expansion), `{{.URL}}` replaced where it appears (as
 /// gitsign's template), else the URL appended as the last argument. No shell runs.
 pub fn opener_command(opener: &str, url: &str) -> Result<Vec<String>, String> {
-    let mut words = crate::core::shellwords::split(opener)?;
+    let mut words = crate::core::git::shellwords::split(opener)?;
     if words.is_empty() {
         return Err("empty command".into());
     }
@@ -448,7 +448,7 @@ pub fn token_request(
 }
 
 /// Opens `url` with the configured opener, else the desktop's, and always prints it.
-pub fn show_url(settings: &Settings, ui: &mut Reporter, ambient: &Ambient, url: &str) {
+pub fn show_url(settings: &Settings, ui: &mut dyn Progress, ambient: &Ambient, url: &str) {
     let opener = settings.url_opener.clone().or_else(|| {
         let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
             .iter()
@@ -480,7 +480,7 @@ pub fn show_url(settings: &Settings, ui: &mut Reporter, ambient: &Ambient, url: 
 
 pub fn run(
     settings: &Settings,
-    ui: &mut Reporter,
+    ui: &mut dyn Progress,
     ambient: &mut Ambient,
 ) -> Result<IdToken, OidcError> {
     let could_paste = ambient.paste.is_some();

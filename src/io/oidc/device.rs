@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 use super::browser::{self, OAuthError, opener_command};
 use super::http::Http;
 use super::{Ambient, IdToken, OidcError};
-use crate::app::Reporter;
 use crate::io::config::Settings;
+use crate::io::progress::Progress;
 
 /// RFC 8628 §3.2: the default polling interval.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -39,7 +39,7 @@ pub fn poll_action(error: OAuthError, interval: Duration) -> PollAction {
 
 pub fn run(
     settings: &Settings,
-    ui: &mut Reporter,
+    ui: &mut dyn Progress,
     ambient: &Ambient,
 ) -> Result<IdToken, OidcError> {
     let step = "device authorization";

@@ -29,8 +29,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
-use crate::app::Reporter;
 use crate::io::config::Settings;
+use crate::io::progress::Progress;
 
 pub use browser::{PasteInput, Pkce, opener_command};
 pub use device::{PollAction, poll_action};
@@ -421,7 +421,7 @@ pub fn select_provider(settings: &Settings, ambient: &Ambient) -> Result<Provide
 }
 
 /// An ID token for Fulcio, from the configured or detected source.
-pub fn id_token(settings: &Settings, ui: &mut Reporter) -> Result<IdToken, OidcError> {
+pub fn id_token(settings: &Settings, ui: &mut dyn Progress) -> Result<IdToken, OidcError> {
     let env = |k: &str| std::env::var(k).ok();
     let ambient = Ambient {
         env: &env,
@@ -435,7 +435,7 @@ pub fn id_token(settings: &Settings, ui: &mut Reporter) -> Result<IdToken, OidcE
 /// [`id_token`] with the process around it made explicit.
 pub fn id_token_with(
     settings: &Settings,
-    ui: &mut Reporter,
+    ui: &mut dyn Progress,
     mut ambient: Ambient,
 ) -> Result<IdToken, OidcError> {
     let provider = select_provider(settings, &ambient)?;

@@ -4,17 +4,17 @@
 //! without the poison, then the final certificate carrying the SCT list.
 //!
 //! Certificates are built as DER by hand from the same primitives the verifier parses with;
-//! `gitsign::core::cert::Certificate::from_der` (which also runs x509-cert's decoder) and the
+//! `gitsign::core::x509::cert::Certificate::from_der` (which also runs x509-cert's decoder) and the
 //! tests check the result.
 
 use std::fs;
 use std::path::Path;
 
-use gitsign::core::cert::{Certificate, oid};
-use gitsign::core::der::{encode, tag};
-use gitsign::core::keys::sha256;
-use gitsign::core::pem;
+use gitsign::core::asn1::der::{encode, tag};
+use gitsign::core::asn1::pem;
 use gitsign::core::time::civil_from_unix;
+use gitsign::core::x509::cert::{Certificate, oid};
+use gitsign::core::x509::keys::sha256;
 
 use crate::StackError;
 use crate::keys::{Curve, SigningKey, random_bytes};
@@ -29,7 +29,7 @@ const OID_POISON: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04
 fn ecdsa_sha384() -> Vec<u8> {
     encode(
         tag::SEQUENCE,
-        &encode(tag::OID, gitsign::core::der::oid::ECDSA_WITH_SHA384),
+        &encode(tag::OID, gitsign::core::asn1::der::oid::ECDSA_WITH_SHA384),
     )
 }
 
@@ -120,7 +120,7 @@ fn key_id(key: &SigningKey) -> Vec<u8> {
 /// [`key_id`] of a DER SubjectPublicKeyInfo.
 fn spki_key_id(spki: &[u8]) -> Result<Vec<u8>, StackError> {
     let bits = (|| {
-        let seq = gitsign::core::der::parse_single(spki, tag::SEQUENCE)?;
+        let seq = gitsign::core::asn1::der::parse_single(spki, tag::SEQUENCE)?;
         let mut r = seq.reader();
         r.read(tag::SEQUENCE)?;
         r.read(tag::BIT_STRING)?.bit_string_bytes()
@@ -458,10 +458,10 @@ fn sign_sct(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitsign::core::cert::verify_chain;
-    use gitsign::core::keys::PublicKey;
-    use gitsign::core::sct::verify_embedded_sct;
-    use gitsign::core::trust::{CertificateAuthority, TransparencyLog, Validity};
+    use gitsign::core::sigstore::trust::{CertificateAuthority, TransparencyLog, Validity};
+    use gitsign::core::x509::cert::verify_chain;
+    use gitsign::core::x509::keys::PublicKey;
+    use gitsign::core::x509::sct::verify_embedded_sct;
 
     #[test]
     fn issued_leaves_chain_to_the_root_and_carry_a_verifiable_sct() {
@@ -505,7 +505,7 @@ mod tests {
             ],
             valid_for: Validity::ALWAYS,
         }];
-        gitsign::core::cert::verify_anchor_signatures(&cas[0]).unwrap();
+        gitsign::core::x509::cert::verify_anchor_signatures(&cas[0]).unwrap();
         let chain = verify_chain(&leaf, &cas, now + 1).unwrap();
         let log = TransparencyLog {
             base_url: String::new(),

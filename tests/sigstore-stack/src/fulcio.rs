@@ -3,8 +3,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use gitsign::core::keys::PublicKey;
-use gitsign::core::pem;
+use gitsign::core::asn1::pem;
+use gitsign::core::x509::keys::PublicKey;
 use serde_json::{Value, json};
 
 use crate::ca::San;

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::Path;
 
-use gitsign::core::der::{encode, tag};
+use gitsign::core::asn1::der::{encode, tag};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self as rs, EcdsaKeyPair, KeyPair as _};
 
@@ -181,7 +181,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitsign::core::keys::{HashAlg, PublicKey};
+    use gitsign::core::x509::keys::{HashAlg, PublicKey};
 
     #[test]
     fn signatures_verify_with_gitsigns_public_key_type() {

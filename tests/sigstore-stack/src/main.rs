@@ -37,9 +37,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::{Parser, Subcommand};
-use gitsign::core::keys::sha256;
-use gitsign::core::pem;
+use gitsign::core::asn1::pem;
 use gitsign::core::time::format_rfc3339;
+use gitsign::core::x509::keys::sha256;
 use serde_json::json;
 
 use crate::ca::Ca;

@@ -50,7 +50,7 @@ fn random_token() -> String {
 
 /// The key id of a signing key in the JWKS.
 fn kid(key: &SigningKey) -> String {
-    B64URL.encode(&gitsign::core::keys::sha256(key.spki_der())[..12])
+    B64URL.encode(&gitsign::core::x509::keys::sha256(key.spki_der())[..12])
 }
 
 /// The claims a test may ask for at `/test/token`; defaults make a valid token.
@@ -362,7 +362,7 @@ fn token(stack: &Stack, req: &Request, fault: Fault) -> Response {
             let Some(verifier) = get("code_verifier") else {
                 return Response::oauth_error(400, "invalid_grant", "code_verifier is required");
             };
-            let computed = B64URL.encode(gitsign::core::keys::sha256(verifier.as_bytes()));
+            let computed = B64URL.encode(gitsign::core::x509::keys::sha256(verifier.as_bytes()));
             if computed != grant.challenge {
                 return Response::oauth_error(400, "invalid_grant", "PKCE verification failed");
             }

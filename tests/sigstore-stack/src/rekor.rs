@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use gitsign::core::cert::Certificate;
-use gitsign::core::keys::{PublicKey, sha256};
-use gitsign::core::pem;
+use gitsign::core::asn1::pem;
 use gitsign::core::tlog::{hashedrekord_body, leaf_hash, node_hash, set_payload};
+use gitsign::core::x509::cert::Certificate;
+use gitsign::core::x509::keys::{PublicKey, sha256};
 use serde_json::{Value, json};
 
 use crate::http::{Request, Response};
@@ -64,7 +64,7 @@ fn parse_body(body: &[u8]) -> Option<Parsed> {
                 .ok()
                 .and_then(|c| c.identity().ok())
                 .and_then(|id| match id.san {
-                    gitsign::core::cert::San::Email(e) => Some(e),
+                    gitsign::core::x509::cert::San::Email(e) => Some(e),
                     _ => None,
                 });
             (der, email)

@@ -1,6 +1,6 @@
 //! The real `sigstore-stack` binary on free loopback ports in a temporary directory, driven
-//! over HTTP; everything it hands out is checked with gitsign-rs's own verifier (`core::cert`,
-//! `core::sct`, `core::tlog`) against the `trusted_root.json` it wrote.
+//! over HTTP; everything it hands out is checked with gitsign-rs's own verifier (`core::x509::cert`,
+//! `core::x509::sct`, `core::tlog`) against the `trusted_root.json` it wrote.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
-use gitsign::core::cert::{Certificate, verify_chain};
-use gitsign::core::keys::sha256;
-use gitsign::core::pem;
-use gitsign::core::sct::verify_embedded_sct;
+use gitsign::core::asn1::pem;
+use gitsign::core::sigstore::trust::TrustedRoot;
 use gitsign::core::tlog::{LogKey, entry_from_rekor_json, hashedrekord_body, verify_entry};
-use gitsign::core::trust::TrustedRoot;
+use gitsign::core::x509::cert::{Certificate, verify_chain};
+use gitsign::core::x509::keys::sha256;
+use gitsign::core::x509::sct::verify_embedded_sct;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
 use serde_json::{Value, json};
@@ -295,7 +295,7 @@ fn issues_certificates_that_chain_to_the_trusted_root_with_a_valid_sct() {
     let verified = verify_chain(&leaf, &root.certificate_authorities, now()).unwrap();
     verify_embedded_sct(&leaf, &verified.issuer, &root.ctlogs).unwrap();
     for ca in &root.certificate_authorities {
-        gitsign::core::cert::verify_anchor_signatures(ca).unwrap();
+        gitsign::core::x509::cert::verify_anchor_signatures(ca).unwrap();
     }
 
     // The trust bundle is the same chain.

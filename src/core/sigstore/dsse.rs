@@ -10,8 +10,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::core::keys::{KeyError, PublicKey};
 use crate::core::tlog::hex;
+use crate::core::x509::keys::{KeyError, PublicKey};
 
 /// The payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -168,7 +168,7 @@ struct Subject {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::keys::sha256;
+    use crate::core::x509::keys::sha256;
     use ecdsa::signature::Signer;
 
     fn key() -> (p256::ecdsa::SigningKey, PublicKey) {

@@ -84,7 +84,7 @@ pub fn bundle(sig: &CheckedSignature) -> Result<Value, ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{gitobj, verify};
+    use crate::core::{git::gitobj, verify};
 
     fn checked(name: &str) -> CheckedSignature {
         let path = format!(

@@ -11,20 +11,23 @@
 //!
 //! Every path ends in `Ok(Verified)` or `Err(Failure)`; nothing is printed here.
 
+pub mod policy;
+pub mod signing;
+
 use std::fmt;
 
 use sha1::Digest as _;
 
-use crate::core::cert::{self, CertError, Certificate};
+use crate::core::asn1::pem::{self, PemError};
 use crate::core::cms::{self, CmsError};
-use crate::core::gitobj::{ObjectError, hex};
-use crate::core::keys::{self, HashAlg, KeyError};
-use crate::core::pem::{self, PemError};
-use crate::core::policy::{IdentityPolicy, PolicyError};
-use crate::core::sct::{self, SctError};
+use crate::core::git::gitobj::{ObjectError, hex};
+use crate::core::sigstore::trust::TrustedRoot;
 use crate::core::time::UnixTime;
 use crate::core::tlog::{self, LogEntry, LoggedContent, LoggedVerifier, TlogError, VerifiedEntry};
-use crate::core::trust::TrustedRoot;
+use crate::core::verify::policy::{IdentityPolicy, PolicyError};
+use crate::core::x509::cert::{self, CertError, Certificate};
+use crate::core::x509::keys::{self, HashAlg, KeyError};
+use crate::core::x509::sct::{self, SctError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -455,7 +458,7 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::gitobj::{self, HashAlgo};
+    use crate::core::git::gitobj::{self, HashAlgo};
 
     fn vector(name: &str) -> gitobj::SignedObject {
         let path = format!(

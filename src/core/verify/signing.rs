@@ -5,12 +5,12 @@
 
 use std::fmt;
 
-use crate::core::cert::{self, CertError, Certificate, Identity, San};
-use crate::core::gitobj::HashAlgo;
-use crate::core::sct::{self, SctError};
+use crate::core::git::gitobj::HashAlgo;
+use crate::core::sigstore::trust::TrustedRoot;
 use crate::core::time::UnixTime;
 use crate::core::tlog::{self, LogEntry, TlogError, VerifiedEntry};
-use crate::core::trust::TrustedRoot;
+use crate::core::x509::cert::{self, CertError, Certificate, Identity, San};
+use crate::core::x509::sct::{self, SctError};
 
 /// How far in the future a fresh certificate's notBefore may be (the CA's clock and ours).
 pub const CLOCK_SKEW: i64 = 60;
@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn workload_certificates_match_by_issuer_and_email_certificates_by_email() {
-        use crate::core::der::{encode, tag};
+        use crate::core::asn1::der::{encode, tag};
         use crate::core::testcert as tc;
         let uri_exts = |uri: &str, issuer: &str| {
             let mut e = tc::leaf_exts("x@example.com");
@@ -272,9 +272,9 @@ mod tests {
 
     #[test]
     fn a_real_leaf_for_another_key_or_identity_is_refused() {
-        use crate::core::{cms, gitobj, pem};
+        use crate::core::{asn1::pem, cms, git::gitobj};
         let raw = include_bytes!(
-            "../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
+            "../../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
         );
         let obj = gitobj::split_commit(raw, gitobj::HashAlgo::Sha1).unwrap();
         let der = pem::decode_one(&obj.signature, "SIGNED MESSAGE").unwrap();
@@ -310,9 +310,9 @@ mod tests {
 
     #[test]
     fn a_real_logged_entry_checks_out_only_for_its_own_body_and_certificate() {
-        use crate::core::{gitobj, pem, verify};
+        use crate::core::{asn1::pem, git::gitobj, verify};
         let raw = include_bytes!(
-            "../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
+            "../../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
         );
         let obj = gitobj::split_commit(raw, gitobj::HashAlgo::Sha1).unwrap();
         let sig = verify::check_signature_untrusted(&obj.payload, &obj.signature)

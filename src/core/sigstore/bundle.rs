@@ -28,18 +28,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 
-use crate::core::cert::{self, CertError, Certificate};
-use crate::core::dsse::{self, DsseError, Envelope};
-use crate::core::keys::{KeyError, PublicKey, sha256};
-use crate::core::policy::{IdentityPolicy, PolicyError};
-use crate::core::sct::{self, SctError};
+use crate::core::sigstore::dsse::{self, DsseError, Envelope};
+use crate::core::sigstore::trust::TrustedRoot;
+use crate::core::sigstore::tsa::{self, TsaError};
 use crate::core::time::{UnixTime, format_rfc3339};
 use crate::core::tlog::{
     self, InclusionProof, LogEntry, LoggedContent, LoggedEntry, LoggedSignature, LoggedVerifier,
     TlogError,
 };
-use crate::core::trust::TrustedRoot;
-use crate::core::tsa::{self, TsaError};
+use crate::core::verify::policy::{IdentityPolicy, PolicyError};
+use crate::core::x509::cert::{self, CertError, Certificate};
+use crate::core::x509::keys::{KeyError, PublicKey, sha256};
+use crate::core::x509::sct::{self, SctError};
 
 /// Bundle format versions (the minor number of 0.x).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -693,7 +693,7 @@ fn check_entry_matches(
                 index,
             )?;
             let pae = dsse::pae(&env.payload_type, &env.payload);
-            if sha256.as_slice() != crate::core::keys::sha256(&pae) {
+            if sha256.as_slice() != crate::core::x509::keys::sha256(&pae) {
                 return Err(mismatch("the logged digest is not the envelope's"));
             }
         }
@@ -705,7 +705,7 @@ fn check_entry_matches(
             },
             Content::Envelope(env),
         ) => {
-            if payload_sha256.as_slice() != crate::core::keys::sha256(&env.payload) {
+            if payload_sha256.as_slice() != crate::core::x509::keys::sha256(&env.payload) {
                 return Err(mismatch("the logged payload hash is not the envelope's"));
             }
             if let Some((payload_type, payload)) = envelope
@@ -883,7 +883,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::gitobj::{self, HashAlgo, ObjectKind};
+    use crate::core::git::gitobj::{self, HashAlgo, ObjectKind};
     use crate::core::verify;
     use serde_json::{Value, json};
 
@@ -935,7 +935,7 @@ mod tests {
         let c = verify::check_signature(
             &o.payload,
             &o.signature,
-            crate::core::trust::TrustedRoot::production(),
+            crate::core::sigstore::trust::TrustedRoot::production(),
         )
         .unwrap();
         let e = tlog::decode_transparency_log_entry(c.embedded_entry.as_deref().unwrap()).unwrap();
@@ -1199,7 +1199,7 @@ mod tests {
     fn managed(key_file: &str) -> (Bundle, Expected, TrustedRoot) {
         let dir = "conformance/bundle-verify/managed-key-and-trusted-root";
         let root = TrustedRoot::from_json(&data(&format!("{dir}/trusted_root.json"))).unwrap();
-        let spki = crate::core::pem::decode_one(&data(key_file), "PUBLIC KEY").unwrap();
+        let spki = crate::core::asn1::pem::decode_one(&data(key_file), "PUBLIC KEY").unwrap();
         let key = PublicKey::from_spki_der(&spki).unwrap();
         let b = parse_value(&case("managed-key-and-trusted-root")).unwrap();
         (b, Expected::Key { key, spki }, root)

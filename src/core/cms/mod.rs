@@ -12,9 +12,12 @@
 //!   signature OCTET STRING, unsignedAttrs [1] IMPLICIT SET OF Attribute OPTIONAL }
 //! ```
 
+/// Building SignedData for a signature: the bytes to sign out, the signature back in.
+pub mod builder;
+
 use std::fmt;
 
-use crate::core::der::{self, DerError, Reader, Tlv, oid, tag};
+use crate::core::asn1::der::{self, DerError, Reader, Tlv, oid, tag};
 use crate::core::time::{self, UnixTime};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,7 +288,7 @@ fn parse_signer_info<'a>(si: &Tlv<'a>) -> Result<SignerInfo<'a>, CmsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{gitobj, pem};
+    use crate::core::{asn1::pem, git::gitobj};
 
     fn vector_signatures() -> Vec<(String, Vec<u8>)> {
         gitobj::test_vectors()

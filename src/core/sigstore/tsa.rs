@@ -41,11 +41,11 @@
 
 use std::fmt;
 
-use crate::core::cert::{self, CertError, Certificate, oid_string};
-use crate::core::der::{self, DerError, Reader, Tlv, oid, tag};
-use crate::core::keys::{HashAlg, PublicKey};
+use crate::core::asn1::der::{self, DerError, Reader, Tlv, oid, tag};
+use crate::core::sigstore::trust::CertificateAuthority;
 use crate::core::time::{self, UnixTime, format_rfc3339};
-use crate::core::trust::CertificateAuthority;
+use crate::core::x509::cert::{self, CertError, Certificate, oid_string};
+use crate::core::x509::keys::{HashAlg, PublicKey};
 
 /// Object identifiers used only here, as DER content bytes.
 mod tsa_oid {

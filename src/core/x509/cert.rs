@@ -2,7 +2,7 @@
 //! identity, and path validation against the Fulcio CAs of a trusted root.
 //!
 //! A certificate is first decoded with `x509-cert` (strict DER, no trailing bytes) as a gate,
-//! then walked with [`crate::core::der::Reader`] so that every field we use, above all the TBS that
+//! then walked with [`crate::core::asn1::der::Reader`] so that every field we use, above all the TBS that
 //! signatures cover, is a slice of the received DER and never a re-encoding.
 //!
 //! Path building is deliberately narrow: the path from a leaf to a root uses only the
@@ -14,10 +14,10 @@ use std::ops::Range;
 
 use der::Decode;
 
-use crate::core::der::{self as tlv, DerError, Tlv, tag};
-use crate::core::keys::{self, HashAlg, KeyError, PublicKey};
+use crate::core::asn1::der::{self as tlv, DerError, Tlv, tag};
+use crate::core::sigstore::trust::CertificateAuthority;
 use crate::core::time::{TimeError, UnixTime, format_rfc3339, parse_asn1_time};
-use crate::core::trust::CertificateAuthority;
+use crate::core::x509::keys::{self, HashAlg, KeyError, PublicKey};
 
 /// sha{256,384,512}WithRSAEncryption (RFC 4055), DER OID contents.
 const RSA_WITH_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
@@ -219,7 +219,7 @@ pub fn oid_string(bytes: &[u8]) -> String {
         Err(_) => hex(bytes),
     }
 }
-pub(crate) use crate::core::gitobj::hex;
+pub(crate) use crate::core::git::gitobj::hex;
 
 #[derive(Debug, Clone)]
 struct Extension {
@@ -890,9 +890,9 @@ fn check_path(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::sigstore::trust::{TrustedRoot, Validity};
     use crate::core::testcert::{self as tc, T0};
     use crate::core::time::parse_rfc3339;
-    use crate::core::trust::{TrustedRoot, Validity};
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(

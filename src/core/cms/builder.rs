@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::core::der::{self, oid, tag};
+use crate::core::asn1::der::{self, oid, tag};
 use crate::core::time::{UnixTime, civil_from_unix};
 use crate::core::tlog::{self, LogEntry, TlogError};
 
@@ -195,7 +195,7 @@ pub fn assemble(s: &Signer<'_>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{cms, gitobj, pem};
+    use crate::core::{asn1::pem, cms, git::gitobj};
 
     fn vectors() -> Vec<(String, gitobj::SignedObject)> {
         gitobj::test_vectors()

@@ -318,10 +318,10 @@ mod tests {
     use super::*;
 
     const COMMIT: &[u8] = include_bytes!(
-        "../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
+        "../../../tests/data/vectors/real/fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit"
     );
     const TAG: &[u8] = include_bytes!(
-        "../../tests/data/vectors/real/138f9d7cb3097a5f04192621a186e54f86390df0.tag"
+        "../../../tests/data/vectors/real/138f9d7cb3097a5f04192621a186e54f86390df0.tag"
     );
 
     #[test]

@@ -13,10 +13,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use crate::core::cert::{CertError, Certificate};
-use crate::core::keys::{PublicKey, sha256};
-use crate::core::pem::{self, PemError};
+use crate::core::asn1::pem::{self, PemError};
 use crate::core::time::{TimeError, UnixTime, parse_rfc3339};
+use crate::core::x509::cert::{CertError, Certificate};
+use crate::core::x509::keys::{PublicKey, sha256};
 
 const MEDIA_TYPES: &[&str] = &[
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
@@ -645,13 +645,14 @@ mod tests {
         // Other parts of the root are kept.
         assert_eq!(root.ctlogs.len(), 2);
 
-        let leaf = crate::core::cert::Certificate::from_der(&tc::leaf(
+        let leaf = crate::core::x509::cert::Certificate::from_der(&tc::leaf(
             "Test Intermediate",
             2,
             tc::leaf_exts("a@example.com"),
         ))
         .unwrap();
-        crate::core::cert::verify_chain(&leaf, &root.certificate_authorities, tc::T0).unwrap();
+        crate::core::x509::cert::verify_chain(&leaf, &root.certificate_authorities, tc::T0)
+            .unwrap();
 
         // A root alone is a CA too.
         let root_only = TrustedRoot::production()

@@ -8,10 +8,10 @@
 
 use std::fmt;
 
-use crate::core::cert::{self, Certificate, hex};
-use crate::core::der::{self as tlv, DerError, tag};
-use crate::core::keys::{HashAlg, PublicKey, sha256};
-use crate::core::trust::TransparencyLog;
+use crate::core::asn1::der::{self as tlv, DerError, tag};
+use crate::core::sigstore::trust::TransparencyLog;
+use crate::core::x509::cert::{self, Certificate, hex};
+use crate::core::x509::keys::{HashAlg, PublicKey, sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedSct {
@@ -293,9 +293,9 @@ pub fn verify_embedded_sct(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::cert::Certificate;
+    use crate::core::sigstore::trust::{TrustedRoot, Validity};
     use crate::core::testcert::{self as tc, T0};
-    use crate::core::trust::{TrustedRoot, Validity};
+    use crate::core::x509::cert::Certificate;
     use ecdsa::signature::Signer;
 
     fn fixture(name: &str) -> Vec<u8> {
@@ -319,9 +319,13 @@ mod tests {
 
     fn chain_issuer(leaf: &Certificate) -> Certificate {
         let root = TrustedRoot::production();
-        crate::core::cert::verify_chain(leaf, &root.certificate_authorities, leaf.not_before())
-            .unwrap()
-            .issuer
+        crate::core::x509::cert::verify_chain(
+            leaf,
+            &root.certificate_authorities,
+            leaf.not_before(),
+        )
+        .unwrap()
+        .issuer
     }
 
     /// Offset of the SCT list extension's content (the inner OCTET STRING) in the DER.
@@ -424,7 +428,7 @@ mod tests {
         let other = TrustedRoot::production()
             .clone()
             .with_ctlog_key_pem(
-                crate::core::pem::encode("PUBLIC KEY", &tc::spki(&tc::key(5))).as_bytes(),
+                crate::core::asn1::pem::encode("PUBLIC KEY", &tc::spki(&tc::key(5))).as_bytes(),
             )
             .unwrap();
         let err = verify_embedded_sct(&leaf, &issuer, &other.ctlogs).unwrap_err();

@@ -2,8 +2,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::*;
+use crate::core::sigstore::trust::{TrustedRoot, Validity};
 use crate::core::time::parse_rfc3339;
-use crate::core::trust::{TrustedRoot, Validity};
 
 /// A conformance case copied to `tests/data/fixtures/tsa/<name>/` (see its README).
 struct Case {
@@ -572,9 +572,9 @@ mod minted {
     use ecdsa::signature::Signer;
 
     use super::*;
-    use crate::core::cert::oid as cert_oid;
-    use crate::core::der::encode;
+    use crate::core::asn1::der::encode;
     use crate::core::testcert::{self as tc, T0};
+    use crate::core::x509::cert::oid as cert_oid;
 
     /// A TSA leaf under `tc::root`, valid T0..T0+1y; the root signs it directly.
     pub struct Tsa {
@@ -833,7 +833,7 @@ fn a_minted_token_verifies_by_issuer_and_serial_or_by_key_id() {
 fn a_key_id_naming_another_certificate_finds_no_authority() {
     let mut exts = good_exts();
     exts[1] = crate::core::testcert::ext(
-        crate::core::cert::oid::SUBJECT_KEY_ID,
+        crate::core::x509::cert::oid::SUBJECT_KEY_ID,
         false,
         &der::encode(tag::OCTET_STRING, &[0x22; 20]),
     );
@@ -889,12 +889,15 @@ fn the_tsa_certificate_must_be_for_timestamping_alone_and_say_so_critically() {
         (
             eku(
                 true,
-                &[tsa_oid::TIME_STAMPING, crate::core::cert::oid::CODE_SIGNING],
+                &[
+                    tsa_oid::TIME_STAMPING,
+                    crate::core::x509::cert::oid::CODE_SIGNING,
+                ],
             ),
             "extended key usage is not timeStamping alone",
         ),
         (
-            eku(true, &[crate::core::cert::oid::CODE_SIGNING]),
+            eku(true, &[crate::core::x509::cert::oid::CODE_SIGNING]),
             "extended key usage is not timeStamping alone",
         ),
     ];
@@ -949,7 +952,10 @@ fn a_ca_whose_extended_key_usage_excludes_timestamping_breaks_the_chain() {
     mint(&tsa, Default::default()).unwrap();
     ca_exts.push(eku(
         false,
-        &[tsa_oid::TIME_STAMPING, crate::core::cert::oid::CODE_SIGNING],
+        &[
+            tsa_oid::TIME_STAMPING,
+            crate::core::x509::cert::oid::CODE_SIGNING,
+        ],
     ));
     let tsa = Tsa {
         intermediate_exts: Some(ca_exts.clone()),
@@ -957,7 +963,7 @@ fn a_ca_whose_extended_key_usage_excludes_timestamping_breaks_the_chain() {
     };
     mint(&tsa, Default::default()).unwrap();
     ca_exts.pop();
-    ca_exts.push(eku(false, &[crate::core::cert::oid::CODE_SIGNING]));
+    ca_exts.push(eku(false, &[crate::core::x509::cert::oid::CODE_SIGNING]));
     let tsa = Tsa {
         intermediate_exts: Some(ca_exts),
         ..Default::default()

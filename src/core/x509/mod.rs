@@ -1,0 +1,6 @@
+//! X.509: certificates and their chains, signed certificate timestamps (Fulcio's SCTs),
+//! public keys and signature checks.
+
+pub mod cert;
+pub mod keys;
+pub mod sct;
