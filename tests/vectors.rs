@@ -257,7 +257,7 @@ fn sigstore_python_verifies_exported_bundles_of_the_offline_vectors() {
     let cli = std::env::var_os("SIGSTORE_CLI")
         .expect("SIGSTORE_CLI must name the sigstore program: run the tests with scripts/test");
     let s = Scratch::new();
-    let trust = concat!(env!("CARGO_MANIFEST_DIR"), "/src/core/trust");
+    let trust = concat!(env!("CARGO_MANIFEST_DIR"), "/src/core/sigstore/trust");
     let read = |f: &str| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(format!("{trust}/{f}")).unwrap()).unwrap()
     };
