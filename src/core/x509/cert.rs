@@ -243,6 +243,10 @@ pub struct Certificate {
     signature: Range<usize>,
     not_before: UnixTime,
     not_after: UnixTime,
+    /// The DER of the issuer whose key verified this certificate's signature, once one
+    /// did: a verification checks the chain at more than one time (the certificate's own
+    /// notBefore, then the log's), and the P-384 signature need not be checked twice.
+    verified_by: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl fmt::Debug for Certificate {
@@ -368,6 +372,7 @@ impl Certificate {
             signature: sig_start..sig_start + bits.len() - 1,
             not_before,
             not_after,
+            verified_by: std::sync::OnceLock::new(),
         })
     }
 
@@ -655,6 +660,15 @@ impl Certificate {
 
     /// Checks that `issuer`'s key signed this certificate.
     fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), CertError> {
+        if self.verified_by.get().is_some_and(|d| d == issuer.der()) {
+            return Ok(());
+        }
+        self.check_signed_by(issuer)?;
+        let _ = self.verified_by.set(issuer.der().to_vec());
+        Ok(())
+    }
+
+    fn check_signed_by(&self, issuer: &Certificate) -> Result<(), CertError> {
         let (rsa, hash) = self.signature_scheme()?;
         if rsa {
             return keys::verify_rsa_pkcs1(
