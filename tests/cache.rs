@@ -857,3 +857,27 @@ fn credentials_clear_empties_the_agent_and_the_next_commit_signs_in() {
     commit_with(&s, Some(&agent), "two");
     assert_eq!(counts(&s).0, t0.0 + 1);
 }
+
+#[test]
+fn the_agent_locks_its_key_pages_and_cannot_dump_core() {
+    let (s, socket) = browser(&[]);
+    let agent = Agent::start(&socket);
+    commit_with(&s, Some(&agent), "a key in the agent");
+    let proc_dir = PathBuf::from(format!("/proc/{}", agent.child.id()));
+    let limits = std::fs::read_to_string(proc_dir.join("limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(
+        core.split_whitespace().skip(4).take(2).all(|v| v == "0"),
+        "{core}"
+    );
+    let status = std::fs::read_to_string(proc_dir.join("status")).unwrap();
+    let locked: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(locked >= 4, "the key page is not locked: VmLck {locked} kB");
+}
