@@ -77,6 +77,19 @@ fn a_different_expected_identity_or_issuer_is_not_verified() {
             "{}",
             text(&out.stderr)
         );
+        let out = s.gitsign(&[
+            kind,
+            &v.id,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--output",
+            "json",
+        ]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["verified"], false);
+        assert_eq!(json["reason"], "identity-mismatch", "{json}");
     }
     let out = s.gitsign(&[
         kind,

@@ -179,3 +179,46 @@ fn a_signer_clock_behind_fulcios_verifies_without_the_log_at_not_before_and_says
     );
     assert_eq!(json["tlog"]["checked"], false, "{json}");
 }
+
+#[test]
+fn every_json_reason_code_is_distinct_kebab_case_and_documented_in_the_readme() {
+    use gitsign::core::verify::REASON_CODES;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for code in REASON_CODES {
+        assert!(seen.insert(code), "{code} twice");
+        assert!(
+            code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "{code}"
+        );
+        assert!(
+            readme.contains(&format!("`{code}`")),
+            "README does not document {code}"
+        );
+    }
+}
+
+#[test]
+fn an_online_mode_commit_without_a_log_reports_its_reason_code() {
+    let s = Scratch::new();
+    let v = vectors()
+        .into_iter()
+        .find(|v| !v.embedded && v.kind == "commit")
+        .unwrap();
+    s.load(&v);
+    let out = s.gitsign(&[
+        "verify",
+        &v.id,
+        "--certificate-identity",
+        &v.identity,
+        "--certificate-oidc-issuer",
+        &v.issuer,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Rekor points at a closed port in tests: the log cannot be consulted.
+    assert_eq!(json["reason"], "log-unavailable", "{json}");
+}

@@ -407,6 +407,7 @@ fn json_report(kind: &str, id: &str, outcome: &Result<Verified, Failure>) -> ser
             "object": {"type": kind, "id": id},
             "identity": f.identity,
             "failure": if f.kind() == FailureKind::Bad { "bad-signature" } else { "cannot-verify" },
+            "reason": f.error.code(),
             "error": f.to_string(),
         }),
     }

@@ -76,6 +76,49 @@ pub enum VerifyError {
     },
 }
 
+/// The reason codes of `--output json`, one per failure kind, stable across releases (the
+/// README lists them). [`VerifyError::code`] maps every failure to one of these.
+pub const REASON_CODES: [&str; 15] = [
+    "malformed-signature",
+    "malformed-cms",
+    "signer-certificate-missing",
+    "malformed-certificate",
+    "digest-mismatch",
+    "signature-mismatch",
+    "log-entry-invalid",
+    "no-log-entry",
+    "no-matching-log-entry",
+    "certificate-expired",
+    "untrusted-certificate",
+    "sct-invalid",
+    "identity-mismatch",
+    "malformed-object",
+    "log-unavailable",
+];
+
+impl VerifyError {
+    /// This failure's stable reason code (one of [`REASON_CODES`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Pem(_) => "malformed-signature",
+            VerifyError::Cms(_) => "malformed-cms",
+            VerifyError::SignerCertificateMissing => "signer-certificate-missing",
+            VerifyError::Certificate(_) => "malformed-certificate",
+            VerifyError::DigestMismatch => "digest-mismatch",
+            VerifyError::SignatureMismatch(_) => "signature-mismatch",
+            VerifyError::LogEntry(_) => "log-entry-invalid",
+            VerifyError::NoLogEntry => "no-log-entry",
+            VerifyError::NoMatchingOnlineEntry { .. } => "no-matching-log-entry",
+            VerifyError::Chain(CertError::Expired { .. }) => "certificate-expired",
+            VerifyError::Chain(_) => "untrusted-certificate",
+            VerifyError::Sct(_) => "sct-invalid",
+            VerifyError::Policy(_) => "identity-mismatch",
+            VerifyError::Object(_) => "malformed-object",
+            VerifyError::LogUnavailable { .. } => "log-unavailable",
+        }
+    }
+}
+
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
