@@ -291,6 +291,22 @@ pub fn join(
     }
 }
 
+/// One real vector of tests/data/vectors/real by file name, split. For unit tests.
+#[cfg(test)]
+pub(crate) fn test_vector(name: &str) -> SignedObject {
+    let path = format!(
+        "{}/tests/data/vectors/real/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let raw = std::fs::read(path).unwrap();
+    let kind = if name.ends_with(".tag") {
+        ObjectKind::Tag
+    } else {
+        ObjectKind::Commit
+    };
+    split(kind, &raw, HashAlgo::Sha1).unwrap()
+}
+
 /// The real vectors in tests/data/vectors/real, split: (path, object). For unit tests.
 #[cfg(test)]
 pub(crate) fn test_vectors() -> Vec<(String, SignedObject)> {

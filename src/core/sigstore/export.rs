@@ -87,17 +87,7 @@ mod tests {
     use crate::core::{git::gitobj, verify};
 
     fn checked(name: &str) -> CheckedSignature {
-        let path = format!(
-            "{}/tests/data/vectors/real/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let raw = std::fs::read(path).unwrap();
-        let kind = if name.ends_with(".tag") {
-            gitobj::ObjectKind::Tag
-        } else {
-            gitobj::ObjectKind::Commit
-        };
-        let obj = gitobj::split(kind, &raw, gitobj::HashAlgo::Sha1).unwrap();
+        let obj = gitobj::test_vector(name);
         verify::check_signature_untrusted(&obj.payload, &obj.signature)
             .map_err(|_| "check")
             .unwrap()

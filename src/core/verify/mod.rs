@@ -501,20 +501,10 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::git::gitobj::{self, HashAlgo};
+    use crate::core::git::gitobj;
 
     fn vector(name: &str) -> gitobj::SignedObject {
-        let path = format!(
-            "{}/tests/data/vectors/real/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let raw = std::fs::read(path).unwrap();
-        let kind = if name.ends_with(".tag") {
-            gitobj::ObjectKind::Tag
-        } else {
-            gitobj::ObjectKind::Commit
-        };
-        gitobj::split(kind, &raw, HashAlgo::Sha1).unwrap()
+        gitobj::test_vector(name)
     }
 
     const OFFLINE: &str = "fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit";
