@@ -204,8 +204,11 @@ mod tests {
     /// Rebuilds a received signature from its parsed parts: signed attributes from the digest
     /// and time alone, the embedded entry from its decoded fields.
     fn rebuild(der_in: &[u8]) -> Vec<u8> {
-        let sd = cms::parse(der_in).unwrap();
+        let sd = cms::parse(der_in, cms::Profile::Gitsign).unwrap();
         let si = &sd.signer;
+        let cms::SignerId::IssuerSerial { issuer, serial } = si.sid else {
+            panic!("gitsign names its signer by issuer and serial")
+        };
         let digest: [u8; 32] = si.message_digest.try_into().unwrap();
         let signed = signed_attributes(&digest, si.signing_time.unwrap()).unwrap();
         assert_eq!(signed, si.signed_attrs, "signed attributes differ");
@@ -227,8 +230,8 @@ mod tests {
             .collect();
         assemble(&Signer {
             certificates: &sd.certificates,
-            issuer: si.issuer,
-            serial: si.serial,
+            issuer,
+            serial,
             signed_attrs: &signed,
             signature: si.signature,
             unsigned_attrs: &unsigned,
@@ -298,10 +301,13 @@ mod tests {
             signature: &sig,
             unsigned_attrs: &[],
         });
-        let sd = cms::parse(&der_out).unwrap();
+        let sd = cms::parse(&der_out, cms::Profile::Gitsign).unwrap();
         assert_eq!(sd.certificates, vec![cert.as_slice()]);
         assert_eq!(sd.signer.signed_attrs, attrs);
-        assert_eq!(sd.signer.serial, &[0x42]);
+        assert!(matches!(
+            sd.signer.sid,
+            cms::SignerId::IssuerSerial { serial: [0x42], .. }
+        ));
         assert_eq!(sd.signer.signature, sig.as_slice());
         assert_eq!(sd.signer.message_digest, &[1; 32]);
         assert_eq!(sd.signer.signing_time, Some(1_700_000_000));

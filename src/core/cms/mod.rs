@@ -1,5 +1,6 @@
-//! The detached CMS SignedData (RFC 5652) that gitsign writes, parsed strictly with the raw
-//! bytes kept where signatures cover them.
+//! CMS SignedData (RFC 5652), parsed strictly with the raw bytes kept where signatures cover
+//! them. One parser for both SignedData we meet, with a [`Profile`] each: gitsign's detached
+//! signature, and the RFC 3161 TimeStampToken (which is a SignedData too).
 //!
 //! ```text
 //! ContentInfo ::= SEQUENCE { contentType id-signedData, content [0] EXPLICIT SignedData }
@@ -10,7 +11,11 @@
 //! SignerInfo ::= SEQUENCE { version CMSVersion, sid SignerIdentifier, digestAlgorithm,
 //!   signedAttrs [0] IMPLICIT SET OF Attribute OPTIONAL, signatureAlgorithm,
 //!   signature OCTET STRING, unsignedAttrs [1] IMPLICIT SET OF Attribute OPTIONAL }
+//! SignerIdentifier ::= CHOICE { issuerAndSerialNumber, subjectKeyIdentifier [0] }
 //! ```
+//!
+//! Both profiles: exactly one SignerInfo, signed attributes present (contentType equal to the
+//! eContentType, one messageDigest, at most one signingTime, no attribute twice), no CRLs.
 
 /// Building SignedData for a signature: the bytes to sign out, the signature back in.
 pub mod builder;
@@ -19,13 +24,43 @@ use std::fmt;
 
 use crate::core::asn1::der::{self, DerError, Reader, Tlv, oid, tag};
 use crate::core::time::{self, UnixTime};
+use crate::core::x509::cert::{Certificate, oid_string};
+use crate::core::x509::keys::HashAlg;
+
+/// 1.2.840.113549.1.9.16.1.4 (id-ct-TSTInfo), as DER content bytes.
+pub const TST_INFO: &[u8] = &[
+    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
+];
+/// 1.3.14.3.2.26 (SHA-1)
+const SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
+
+/// Which SignedData the bytes must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// gitsign's signature: version 1, detached id-data, SHA-256, issuerAndSerialNumber,
+    /// ecdsa-with-SHA256.
+    Gitsign,
+    /// An RFC 3161 TimeStampToken: version 1 or 3, eContent id-ct-TSTInfo, SHA-256/384/512
+    /// (SHA-1 refused as weak), signer by issuerAndSerialNumber (v1) or subjectKeyIdentifier
+    /// (v3). The signature algorithm is only read: the caller checks it once the signer is
+    /// trusted, so that a token from an unknown TSA reads as untrusted, not as unsupported.
+    Timestamp,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CmsError {
     Der(DerError),
-    /// The structure is DER but not the SignedData gitsign writes.
+    /// The structure is DER but not the SignedData of the profile.
     Unsupported {
         what: String,
+    },
+    /// A digest algorithm that is too weak to trust (SHA-1).
+    WeakHash {
+        what: &'static str,
+    },
+    UnsupportedHash {
+        what: &'static str,
+        oid: String,
     },
 }
 
@@ -34,6 +69,10 @@ impl fmt::Display for CmsError {
         match self {
             CmsError::Der(e) => write!(f, "malformed CMS signature: {e}"),
             CmsError::Unsupported { what } => write!(f, "unsupported CMS signature: {what}"),
+            CmsError::WeakHash { what } => write!(f, "{what} is SHA-1, which is too weak"),
+            CmsError::UnsupportedHash { what, oid } => {
+                write!(f, "{what} {oid} is not a supported hash")
+            }
         }
     }
 }
@@ -42,7 +81,7 @@ impl std::error::Error for CmsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CmsError::Der(e) => Some(e),
-            CmsError::Unsupported { .. } => None,
+            _ => None,
         }
     }
 }
@@ -57,24 +96,52 @@ fn unsupported(what: impl Into<String>) -> CmsError {
     CmsError::Unsupported { what: what.into() }
 }
 
-/// A parsed detached SignedData with exactly one signer.
+/// A parsed SignedData with exactly one signer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedData<'a> {
+    /// The eContent OCTET STRING's content (the TSTInfo DER of a timestamp); `None` for a
+    /// detached signature.
+    pub econtent: Option<&'a [u8]>,
     /// DER of every certificate in the bag, in order.
     pub certificates: Vec<&'a [u8]>,
     pub signer: SignerInfo<'a>,
 }
 
+/// How a SignerInfo names its certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerId<'a> {
+    /// The issuer Name TLV and the serial INTEGER's content.
+    IssuerSerial {
+        issuer: &'a [u8],
+        serial: &'a [u8],
+    },
+    KeyId(&'a [u8]),
+}
+
+impl SignerId<'_> {
+    /// Whether `c` is the certificate this identifier names.
+    pub fn names(&self, c: &Certificate) -> bool {
+        match *self {
+            SignerId::IssuerSerial { issuer, serial } => {
+                c.issuer_raw() == issuer && c.serial() == serial
+            }
+            SignerId::KeyId(id) => matches!(c.subject_key_id(), Ok(Some(k)) if k == id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignerInfo<'a> {
-    /// The issuer Name TLV and serial INTEGER content of the signer's certificate.
-    pub issuer: &'a [u8],
-    pub serial: &'a [u8],
+    pub sid: SignerId<'a>,
+    pub digest_alg: HashAlg,
     /// The signed attributes exactly as received, re-tagged as a SET (0x31): the bytes the
     /// signature covers.
     pub signed_attrs: Vec<u8>,
     pub message_digest: &'a [u8],
     pub signing_time: Option<UnixTime>,
+    /// The signatureAlgorithm OID content, and whether parameters followed it.
+    pub signature_alg: &'a [u8],
+    pub signature_alg_params: bool,
     /// DER ECDSA signature.
     pub signature: &'a [u8],
     pub unsigned_attrs: Vec<Attribute<'a>>,
@@ -112,21 +179,39 @@ impl SignerInfo<'_> {
     }
 }
 
-fn read_algorithm(r: &mut Reader<'_>, expected: &[u8], what: &str) -> Result<(), CmsError> {
+/// An AlgorithmIdentifier's OID, after checking that its parameters are absent or NULL (as
+/// some encoders write them for digests).
+fn read_algorithm<'a>(r: &mut Reader<'a>, what: &str) -> Result<&'a [u8], CmsError> {
     let alg = r.read(tag::SEQUENCE)?;
     let mut a = alg.reader();
     let o = a.read(tag::OID)?;
-    if o.value != expected {
-        return Err(unsupported(format!("{what} is not the expected algorithm")));
-    }
-    // Parameters: absent, or NULL for digest algorithms written by some encoders.
     if let Some(p) = a.optional(tag::NULL)?
         && !p.value.is_empty()
     {
         return Err(unsupported(format!("{what} has parameters")));
     }
     a.finish()?;
-    Ok(())
+    Ok(o.value)
+}
+
+/// A digest algorithm the profile accepts.
+fn digest_algorithm(
+    r: &mut Reader<'_>,
+    profile: Profile,
+    what: &'static str,
+) -> Result<HashAlg, CmsError> {
+    let o = read_algorithm(r, what)?;
+    match (profile, o) {
+        (_, v) if v == oid::SHA256 => Ok(HashAlg::Sha256),
+        (Profile::Timestamp, v) if v == oid::SHA384 => Ok(HashAlg::Sha384),
+        (Profile::Timestamp, v) if v == oid::SHA512 => Ok(HashAlg::Sha512),
+        (Profile::Timestamp, v) if v == SHA1 => Err(CmsError::WeakHash { what }),
+        (Profile::Timestamp, v) => Err(CmsError::UnsupportedHash {
+            what,
+            oid: oid_string(v),
+        }),
+        (Profile::Gitsign, _) => Err(unsupported(format!("{what} is not the expected algorithm"))),
+    }
 }
 
 fn read_attributes<'a>(set: &Tlv<'a>) -> Result<Vec<Attribute<'a>>, CmsError> {
@@ -147,7 +232,10 @@ fn read_attributes<'a>(set: &Tlv<'a>) -> Result<Vec<Attribute<'a>>, CmsError> {
             return Err(unsupported("attribute without a value"));
         }
         if out.iter().any(|x| x.oid == o.value) {
-            return Err(unsupported("duplicate attribute"));
+            return Err(unsupported(format!(
+                "attribute {} repeats",
+                oid_string(o.value)
+            )));
         }
         out.push(Attribute {
             oid: o.value,
@@ -169,9 +257,14 @@ fn single_value<'a>(
     }
 }
 
-/// Parses a DER ContentInfo holding a detached SignedData with one signer.
-pub fn parse(input: &[u8]) -> Result<SignedData<'_>, CmsError> {
+/// Parses a DER ContentInfo holding a SignedData of `profile` with one signer.
+pub fn parse(input: &[u8], profile: Profile) -> Result<SignedData<'_>, CmsError> {
     let ci = der::parse_single(input, tag::SEQUENCE)?;
+    parse_content_info(&ci, profile)
+}
+
+/// [`parse`] of a ContentInfo already read (a TimeStampResp wraps one).
+pub fn parse_content_info<'a>(ci: &Tlv<'a>, profile: Profile) -> Result<SignedData<'a>, CmsError> {
     let mut r = ci.reader();
     if r.read(tag::OID)?.value != oid::SIGNED_DATA {
         return Err(unsupported("content type is not signedData"));
@@ -184,24 +277,54 @@ pub fn parse(input: &[u8]) -> Result<SignedData<'_>, CmsError> {
 
     let mut r = sd.reader();
     let version = r.read(tag::INTEGER)?.as_u64()?;
-    if version != 1 {
+    let version_ok = match profile {
+        Profile::Gitsign => version == 1,
+        Profile::Timestamp => version == 1 || version == 3,
+    };
+    if !version_ok {
         return Err(unsupported(format!("SignedData version {version}")));
     }
     let digests = r.read(tag::SET)?;
     let mut dr = digests.reader();
-    read_algorithm(&mut dr, oid::SHA256, "digest algorithm")?;
-    dr.finish()?;
+    let mut digest_oids = Vec::new();
+    while !dr.is_empty() {
+        digest_oids.push(read_algorithm(&mut dr, "digest algorithm")?);
+    }
+    if profile == Profile::Gitsign && digest_oids != [oid::SHA256] {
+        return Err(unsupported(
+            "digest algorithm is not the expected algorithm",
+        ));
+    }
 
     let encap = r.read(tag::SEQUENCE)?;
     let mut er = encap.reader();
-    if er.read(tag::OID)?.value != oid::DATA {
-        return Err(unsupported("encapsulated content type is not id-data"));
-    }
-    if !er.is_empty() {
-        return Err(unsupported(
-            "signature is not detached (it carries content)",
-        ));
-    }
+    let content_type = er.read(tag::OID)?.value;
+    let econtent = match profile {
+        Profile::Gitsign => {
+            if content_type != oid::DATA {
+                return Err(unsupported("encapsulated content type is not id-data"));
+            }
+            if !er.is_empty() {
+                return Err(unsupported(
+                    "signature is not detached (it carries content)",
+                ));
+            }
+            None
+        }
+        Profile::Timestamp => {
+            if content_type != TST_INFO {
+                return Err(unsupported("encapsulated content is not id-ct-TSTInfo"));
+            }
+            let explicit = er
+                .optional(tag::context(0))?
+                .ok_or_else(|| unsupported("no encapsulated TSTInfo"))?;
+            er.finish()?;
+            let mut ec = explicit.reader();
+            let content = ec.read(tag::OCTET_STRING)?.value;
+            ec.finish()?;
+            Some(content)
+        }
+    };
 
     let mut certificates = Vec::new();
     if let Some(bag) = r.optional(tag::context(0))? {
@@ -210,6 +333,8 @@ pub fn parse(input: &[u8]) -> Result<SignedData<'_>, CmsError> {
             certificates.push(br.read(tag::SEQUENCE)?.raw);
         }
     }
+    // Revocation is not checked; a CRL bag is refused rather than ignored, so that no
+    // relabelled certificate bag passes as one.
     if r.optional(tag::context(1))?.is_some() {
         return Err(unsupported("CRLs are not supported"));
     }
@@ -221,37 +346,62 @@ pub fn parse(input: &[u8]) -> Result<SignedData<'_>, CmsError> {
     if !sr.is_empty() {
         return Err(unsupported("more than one SignerInfo"));
     }
-    let signer = parse_signer_info(&si)?;
+    let signer = parse_signer_info(&si, profile, content_type)?;
+    if !digest_oids.contains(&signer.digest_alg.oid()) {
+        return Err(unsupported(
+            "digestAlgorithms omits the SignerInfo's digest algorithm",
+        ));
+    }
     Ok(SignedData {
+        econtent,
         certificates,
         signer,
     })
 }
 
-fn parse_signer_info<'a>(si: &Tlv<'a>) -> Result<SignerInfo<'a>, CmsError> {
+fn parse_signer_info<'a>(
+    si: &Tlv<'a>,
+    profile: Profile,
+    content_type: &[u8],
+) -> Result<SignerInfo<'a>, CmsError> {
     let mut r = si.reader();
     let version = r.read(tag::INTEGER)?.as_u64()?;
-    if version != 1 {
-        return Err(unsupported(format!(
-            "SignerInfo version {version} (only issuerAndSerialNumber is supported)"
-        )));
-    }
-    let sid = r.read(tag::SEQUENCE)?;
-    let mut ir = sid.reader();
-    let issuer = ir.read(tag::SEQUENCE)?.raw;
-    let serial_tlv = ir.read(tag::INTEGER)?;
-    ir.finish()?;
-    read_algorithm(&mut r, oid::SHA256, "SignerInfo digest algorithm")?;
+    let sid = match (profile, version, r.peek_tag()) {
+        (_, 1, Some(tag::SEQUENCE)) => {
+            let sid = r.read(tag::SEQUENCE)?;
+            let mut ir = sid.reader();
+            let issuer = ir.read(tag::SEQUENCE)?.raw;
+            let serial = ir.read(tag::INTEGER)?.value;
+            ir.finish()?;
+            SignerId::IssuerSerial { issuer, serial }
+        }
+        (Profile::Timestamp, 3, Some(t)) if t == tag::context_primitive(0) => {
+            SignerId::KeyId(r.any()?.value)
+        }
+        (Profile::Gitsign, _, _) => {
+            return Err(unsupported(format!(
+                "SignerInfo version {version} (only issuerAndSerialNumber is supported)"
+            )));
+        }
+        (Profile::Timestamp, _, _) => {
+            return Err(unsupported(format!(
+                "SignerInfo version {version} with an identifier of the other kind"
+            )));
+        }
+    };
+    let digest_alg = digest_algorithm(&mut r, profile, "SignerInfo digest algorithm")?;
 
     let signed = r
         .optional(tag::context(0))?
         .ok_or_else(|| unsupported("no signed attributes"))?;
     let attrs = read_attributes(&signed)?;
-    let content_type = single_value(&attrs, oid::CONTENT_TYPE, "contentType")?
+    let signed_content_type = single_value(&attrs, oid::CONTENT_TYPE, "contentType")?
         .ok_or_else(|| unsupported("no contentType attribute"))?
         .expect(tag::OID)?;
-    if content_type.value != oid::DATA {
-        return Err(unsupported("contentType attribute is not id-data"));
+    if signed_content_type.value != content_type {
+        return Err(unsupported(
+            "contentType attribute is not the encapsulated content type",
+        ));
     }
     let message_digest = single_value(&attrs, oid::MESSAGE_DIGEST, "messageDigest")?
         .ok_or_else(|| unsupported("no messageDigest attribute"))?
@@ -267,7 +417,20 @@ fn parse_signer_info<'a>(si: &Tlv<'a>) -> Result<SignerInfo<'a>, CmsError> {
     let mut signed_attrs = signed.raw.to_vec();
     signed_attrs[0] = tag::SET;
 
-    read_algorithm(&mut r, oid::ECDSA_WITH_SHA256, "signature algorithm")?;
+    let alg = r.read(tag::SEQUENCE)?;
+    let mut a = alg.reader();
+    let signature_alg = a.read(tag::OID)?.value;
+    let signature_alg_params = !a.is_empty();
+    if signature_alg_params {
+        a.any()?;
+        a.finish()?;
+    }
+    // ECDSA AlgorithmIdentifiers carry no parameters (RFC 5758 §3.2).
+    if profile == Profile::Gitsign
+        && (signature_alg != oid::ECDSA_WITH_SHA256 || signature_alg_params)
+    {
+        return Err(unsupported("signature algorithm is not ecdsa-with-SHA256"));
+    }
     let signature = r.read(tag::OCTET_STRING)?.value;
     let unsigned_attrs = match r.optional(tag::context(1))? {
         Some(u) => read_attributes(&u)?,
@@ -275,11 +438,13 @@ fn parse_signer_info<'a>(si: &Tlv<'a>) -> Result<SignerInfo<'a>, CmsError> {
     };
     r.finish()?;
     Ok(SignerInfo {
-        issuer,
-        serial: serial_tlv.value,
+        sid,
+        digest_alg,
         signed_attrs,
         message_digest,
         signing_time,
+        signature_alg,
+        signature_alg_params,
         signature,
         unsigned_attrs,
     })
@@ -305,7 +470,7 @@ mod tests {
     #[test]
     fn parses_every_real_gitsign_signature() {
         for (name, der) in vector_signatures() {
-            let sd = parse(&der).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let sd = parse(&der, Profile::Gitsign).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!sd.certificates.is_empty(), "{name}");
             assert_eq!(sd.signer.message_digest.len(), 32, "{name}");
             assert!(sd.signer.signing_time.is_some(), "{name}");
@@ -318,7 +483,11 @@ mod tests {
         let with_entry: Vec<bool> = vector_signatures()
             .iter()
             .map(|(name, der)| {
-                let has = parse(der).unwrap().signer.tlog_entry().is_some();
+                let has = parse(der, Profile::Gitsign)
+                    .unwrap()
+                    .signer
+                    .tlog_entry()
+                    .is_some();
                 let offline = ["fe1e6234", "529ee14c", "138f9d7c"]
                     .iter()
                     .any(|id| name.contains(id));
@@ -334,7 +503,7 @@ mod tests {
         let (_, mut der) = vector_signatures().remove(0);
         der.push(0);
         assert!(matches!(
-            parse(&der),
+            parse(&der, Profile::Gitsign),
             Err(CmsError::Der(DerError::TrailingBytes { .. }))
         ));
     }
@@ -343,7 +512,7 @@ mod tests {
     fn every_truncation_is_an_error_not_a_panic() {
         let (_, der) = vector_signatures().remove(0);
         for n in 0..der.len() {
-            assert!(parse(&der[..n]).is_err());
+            assert!(parse(&der[..n], Profile::Gitsign).is_err());
         }
     }
 }

@@ -42,6 +42,7 @@
 use std::fmt;
 
 use crate::core::asn1::der::{self, DerError, Reader, Tlv, oid, tag};
+use crate::core::cms::{self, CmsError, Profile, SignerId};
 use crate::core::sigstore::trust::CertificateAuthority;
 use crate::core::time::{self, UnixTime, format_rfc3339};
 use crate::core::x509::cert::{self, CertError, Certificate, oid_string};
@@ -49,10 +50,8 @@ use crate::core::x509::keys::{HashAlg, PublicKey};
 
 /// Object identifiers used only here, as DER content bytes.
 mod tsa_oid {
-    /// 1.2.840.113549.1.9.16.1.4 (id-ct-TSTInfo)
-    pub const TST_INFO: &[u8] = &[
-        0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04,
-    ];
+    #[cfg(test)]
+    pub use crate::core::cms::TST_INFO;
     /// 1.3.14.3.2.26 (SHA-1)
     pub const SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
     /// 1.3.6.1.5.5.7.3.8 (id-kp-timeStamping)
@@ -276,24 +275,6 @@ impl<T> Within<T> for Result<T, DerError> {
     }
 }
 
-/// How the SignerInfo names the TSA certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SignerId<'a> {
-    IssuerSerial { issuer: &'a [u8], serial: &'a [u8] },
-    KeyId(&'a [u8]),
-}
-
-impl SignerId<'_> {
-    fn names(&self, c: &Certificate) -> bool {
-        match *self {
-            SignerId::IssuerSerial { issuer, serial } => {
-                c.issuer_raw() == issuer && c.serial() == serial
-            }
-            SignerId::KeyId(id) => matches!(c.subject_key_id(), Ok(Some(k)) if k == id),
-        }
-    }
-}
-
 /// A parsed TimeStampToken; every slice points into the received bytes.
 #[derive(Debug)]
 struct Token<'a> {
@@ -369,155 +350,44 @@ fn content_info(input: &[u8]) -> Result<Tlv<'_>, TsaError> {
     }
 }
 
+impl From<CmsError> for TsaError {
+    fn from(e: CmsError) -> Self {
+        match e {
+            CmsError::Der(source) => TsaError::Der {
+                what: "SignedData",
+                source,
+            },
+            CmsError::Unsupported { what } => TsaError::Malformed { what },
+            CmsError::WeakHash { what } => TsaError::WeakHash { what },
+            CmsError::UnsupportedHash { what, oid } => TsaError::UnsupportedHash { what, oid },
+        }
+    }
+}
+
+/// The token through the one CMS parser (profile [`Profile::Timestamp`]), then its TSTInfo.
 fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
     let ci = content_info(input)?;
-    let mut r = ci.reader();
-    if r.read(tag::OID).within("ContentInfo")?.value != oid::SIGNED_DATA {
-        return Err(malformed("content type is not signedData"));
-    }
-    let explicit = r.read(tag::context(0)).within("ContentInfo")?;
-    r.finish().within("ContentInfo")?;
-    let mut e = explicit.reader();
-    let sd = e.read(tag::SEQUENCE).within("SignedData")?;
-    e.finish().within("SignedData")?;
-
-    let mut r = sd.reader();
-    let version = r
-        .read(tag::INTEGER)
-        .and_then(|v| v.as_u64())
-        .within("SignedData")?;
-    if version != 1 && version != 3 {
-        return Err(malformed(format!("SignedData version {version}")));
-    }
-    let digests = r.read(tag::SET).within("SignedData digestAlgorithms")?;
-    let mut dr = digests.reader();
-    let mut digest_oids = Vec::new();
-    while !dr.is_empty() {
-        let alg = dr
-            .read(tag::SEQUENCE)
-            .within("SignedData digestAlgorithms")?;
-        digest_oids.push(
-            alg.reader()
-                .read(tag::OID)
-                .within("SignedData digestAlgorithms")?
-                .value,
-        );
-    }
-
-    let encap = r.read(tag::SEQUENCE).within("encapContentInfo")?;
-    let mut er = encap.reader();
-    if er.read(tag::OID).within("encapContentInfo")?.value != tsa_oid::TST_INFO {
-        return Err(malformed("encapsulated content is not id-ct-TSTInfo"));
-    }
-    let econtent = er
-        .optional(tag::context(0))
-        .within("encapContentInfo")?
+    let sd = cms::parse_content_info(&ci, Profile::Timestamp)?;
+    let tst_info = sd
+        .econtent
         .ok_or_else(|| malformed("no encapsulated TSTInfo"))?;
-    er.finish().within("encapContentInfo")?;
-    let mut ec = econtent.reader();
-    let tst_info = ec.read(tag::OCTET_STRING).within("eContent")?.value;
-    ec.finish().within("eContent")?;
-
-    let mut certificates = Vec::new();
-    if let Some(bag) = r.optional(tag::context(0)).within("certificates")? {
-        let mut br = bag.reader();
-        while !br.is_empty() {
-            certificates.push(br.read(tag::SEQUENCE).within("certificates")?.raw);
-        }
-    }
-    // Revocation is not checked (nor by sigstore-go); a CRL bag is refused rather than
-    // ignored, so that no relabelled certificate bag passes as one.
-    if r.peek_tag() == Some(tag::context(1)) {
-        return Err(malformed("CRLs are not supported"));
-    }
-    let signers = r.read(tag::SET).within("signerInfos")?;
-    r.finish().within("SignedData")?;
-    let mut sr = signers.reader();
-    let si = sr.read(tag::SEQUENCE).within("SignerInfo")?;
-    if !sr.is_empty() {
-        return Err(malformed("more than one SignerInfo"));
-    }
-
     let (imprint_alg, imprint, gen_time, gen_time_fraction) = parse_tst_info(tst_info)?;
-
-    let mut r = si.reader();
-    let version = r
-        .read(tag::INTEGER)
-        .and_then(|v| v.as_u64())
-        .within("SignerInfo")?;
-    let sid = match (version, r.peek_tag()) {
-        (1, Some(tag::SEQUENCE)) => {
-            let ias = r.read(tag::SEQUENCE).within("SignerInfo sid")?;
-            let mut ir = ias.reader();
-            let issuer = ir.read(tag::SEQUENCE).within("SignerInfo sid")?.raw;
-            let serial = ir.read(tag::INTEGER).within("SignerInfo sid")?.value;
-            ir.finish().within("SignerInfo sid")?;
-            SignerId::IssuerSerial { issuer, serial }
-        }
-        (3, Some(t)) if t == tag::context_primitive(0) => {
-            SignerId::KeyId(r.any().within("SignerInfo sid")?.value)
-        }
-        _ => {
-            return Err(malformed(format!(
-                "SignerInfo version {version} with an identifier of the other kind"
-            )));
-        }
-    };
-    let digest_oid = r
-        .clone()
-        .read(tag::SEQUENCE)
-        .and_then(|a| a.reader().read(tag::OID));
-    let digest_alg = hash_alg(&mut r, "SignerInfo digestAlgorithm")?;
-    if !digest_oids.contains(&digest_oid.within("SignerInfo digestAlgorithm")?.value) {
-        return Err(malformed(
-            "SignedData digestAlgorithms omits the SignerInfo's digest algorithm",
-        ));
-    }
-    let signed = r
-        .optional(tag::context(0))
-        .within("signed attributes")?
-        .ok_or_else(|| malformed("SignerInfo has no signed attributes"))?;
-    let (message_digest, signing_time) = parse_signed_attrs(&signed)?;
-    let mut signed_attrs = signed.raw.to_vec();
-    signed_attrs[0] = tag::SET;
-
-    let sig_alg = r
-        .read(tag::SEQUENCE)
-        .within("SignerInfo signatureAlgorithm")?;
-    let mut a = sig_alg.reader();
-    let signature_alg = a
-        .read(tag::OID)
-        .within("SignerInfo signatureAlgorithm")?
-        .value;
-    // The parameters are checked with the algorithm, once the signer is trusted.
-    let signature_alg_params = !a.is_empty();
-    if signature_alg_params {
-        a.any().within("SignerInfo signatureAlgorithm")?;
-        a.finish().within("SignerInfo signatureAlgorithm")?;
-    }
-    let signature = r
-        .read(tag::OCTET_STRING)
-        .within("SignerInfo signature")?
-        .value;
-    // Unsigned attributes are not covered by the signature and not used.
-    r.optional(tag::context(1)).within("unsigned attributes")?;
-    r.finish().within("SignerInfo")?;
-
+    let si = sd.signer;
     Ok(Token {
         tst_info,
         imprint_alg,
         imprint,
         gen_time,
         gen_time_fraction,
-        certificates,
-        sid,
-        digest_alg,
-        signed_attrs,
-        message_digest,
-        signing_time,
-        signature_alg,
-        signature_alg_params,
-        signature,
+        certificates: sd.certificates,
+        sid: si.sid,
+        digest_alg: si.digest_alg,
+        signed_attrs: si.signed_attrs,
+        message_digest: si.message_digest,
+        signing_time: si.signing_time,
+        signature_alg: si.signature_alg,
+        signature_alg_params: si.signature_alg_params,
+        signature: si.signature,
     })
 }
 
@@ -562,65 +432,6 @@ fn parse_tst_info(tst: &[u8]) -> Result<TstFields<'_>, TsaError> {
     r.optional(tag::context(1)).within("TSTInfo extensions")?;
     r.finish().within("TSTInfo")?;
     Ok((imprint_alg, imprint, gen_time, gen_time_fraction))
-}
-
-/// The messageDigest and signingTime of the signed attributes, after checking that
-/// contentType is id-ct-TSTInfo and that no attribute repeats.
-fn parse_signed_attrs<'a>(set: &Tlv<'a>) -> Result<(&'a [u8], Option<UnixTime>), TsaError> {
-    const WHAT: &str = "signed attributes";
-    let mut r = set.reader();
-    let mut seen: Vec<&[u8]> = Vec::new();
-    let (mut content_type, mut digest, mut signing_time) = (None, None, None);
-    while !r.is_empty() {
-        let attr = r.read(tag::SEQUENCE).within(WHAT)?;
-        let mut a = attr.reader();
-        let o = a.read(tag::OID).within(WHAT)?.value;
-        let values = a.read(tag::SET).within(WHAT)?;
-        a.finish().within(WHAT)?;
-        if seen.contains(&o) {
-            return Err(malformed(format!(
-                "signed attribute {} repeats",
-                oid_string(o)
-            )));
-        }
-        seen.push(o);
-        let mut vr = values.reader();
-        let value = vr.any().within(WHAT)?;
-        let single = vr.is_empty();
-        let known = [oid::CONTENT_TYPE, oid::MESSAGE_DIGEST, oid::SIGNING_TIME].contains(&o);
-        if known && !single {
-            return Err(malformed(format!(
-                "signed attribute {} has several values",
-                oid_string(o)
-            )));
-        }
-        match o {
-            x if x == oid::CONTENT_TYPE => {
-                content_type = Some(value.expect(tag::OID).within(WHAT)?.value)
-            }
-            x if x == oid::MESSAGE_DIGEST => {
-                digest = Some(value.expect(tag::OCTET_STRING).within(WHAT)?.value)
-            }
-            x if x == oid::SIGNING_TIME => {
-                signing_time = Some(
-                    time::parse_asn1_time(value.tag, value.value)
-                        .map_err(|e| malformed(format!("signingTime: {e}")))?,
-                )
-            }
-            _ => {}
-        }
-    }
-    match content_type {
-        None => return Err(malformed("no contentType signed attribute")),
-        Some(ct) if ct != tsa_oid::TST_INFO => {
-            return Err(malformed(
-                "contentType signed attribute is not id-ct-TSTInfo",
-            ));
-        }
-        Some(_) => {}
-    }
-    let digest = digest.ok_or_else(|| malformed("no messageDigest signed attribute"))?;
-    Ok((digest, signing_time))
 }
 
 /// Why one authority did not vouch for the timestamp.

@@ -290,12 +290,12 @@ fn check(
         })),
         e => bare(VerifyError::Pem(e)),
     })?;
-    let sd = cms::parse(&der).map_err(|e| bare(VerifyError::Cms(e)))?;
+    let sd = cms::parse(&der, cms::Profile::Gitsign).map_err(|e| bare(VerifyError::Cms(e)))?;
     let si = &sd.signer;
     let mut leaf = None;
     for c in &sd.certificates {
         let cert = Certificate::from_der(c).map_err(|e| bare(VerifyError::Certificate(e)))?;
-        if cert.issuer_raw() == si.issuer && cert.serial() == si.serial {
+        if si.sid.names(&cert) {
             if leaf.is_some() {
                 return Err(bare(VerifyError::Cms(CmsError::Unsupported {
                     what: "two certificates match the signer".into(),

@@ -278,7 +278,7 @@ mod tests {
         );
         let obj = gitobj::split_commit(raw, gitobj::HashAlgo::Sha1).unwrap();
         let der = pem::decode_one(&obj.signature, "SIGNED MESSAGE").unwrap();
-        let sd = cms::parse(&der).unwrap();
+        let sd = cms::parse(&der, cms::Profile::Gitsign).unwrap();
         let leaf = Certificate::from_der(sd.certificates[0]).unwrap();
         let chain = vec![leaf.der().to_vec()];
         let trust = TrustedRoot::production();

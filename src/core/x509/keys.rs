@@ -15,6 +15,16 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
+    /// The algorithm's OID, as DER content bytes.
+    pub fn oid(self) -> &'static [u8] {
+        use crate::core::asn1::der::oid;
+        match self {
+            HashAlg::Sha256 => oid::SHA256,
+            HashAlg::Sha384 => oid::SHA384,
+            HashAlg::Sha512 => oid::SHA512,
+        }
+    }
+
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
             HashAlg::Sha256 => sha2::Sha256::digest(data).to_vec(),
