@@ -4,7 +4,7 @@
 //! entry timestamp and inclusion proof (hashes and root), and every ASCII byte of the
 //! checkpoint is flipped in
 //! turn (decoded bytes are flipped, then re-encoded as base64) and the bundle verified again
-//! through the same core the binary uses. Each must fail; the unmodified bundle must pass.
+//! through the same verifier the binary uses. Each must fail; the unmodified bundle must pass.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use gitsign::core::sigstore::bundle::{self, Artifact, Expected};
 use gitsign::core::sigstore::trust::TrustedRoot;
-use gitsign::core::verify::policy::IdentityPolicy;
+use gitsign::core::verify::policy::{IdentityPolicy, Policy};
+use gitsign::core::verify::{Options, Verifier};
 
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -43,17 +44,19 @@ fn setup(case: &str) -> Setup {
         json: serde_json::from_slice(&std::fs::read(d.join("bundle.sigstore.json")).unwrap())
             .unwrap(),
         artifact: Artifact::Bytes(artifact),
-        expected: Expected::Identity(
+        expected: Expected::Identity(Policy::Identity(
             IdentityPolicy::new(Some(IDENTITY), None, Some(ISSUER), None).unwrap(),
-        ),
+        )),
         trust,
     }
 }
 
-fn verifies(s: &Setup, json: &Value) -> Result<(), String> {
+/// Through one verifier for the whole sweep: what it remembers of the good bundle's
+/// certificate must never let a corrupted one through.
+fn verifies(v: &Verifier<'_>, s: &Setup, json: &Value) -> Result<(), String> {
     let bytes = serde_json::to_vec(json).unwrap();
     let b = bundle::parse(&bytes).map_err(|e| e.to_string())?;
-    bundle::verify(&b, &s.artifact, &s.expected, &s.trust)
+    v.verify_bundle(&b, &s.artifact, &s.expected)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
@@ -89,7 +92,8 @@ fn base64_fields(json: &Value) -> Vec<String> {
 
 fn sweep(case: &str) -> usize {
     let s = setup(case);
-    verifies(&s, &s.json).unwrap_or_else(|e| panic!("{case} does not verify unmodified: {e}"));
+    let v = Verifier::new(&s.trust, Options::default());
+    verifies(&v, &s, &s.json).unwrap_or_else(|e| panic!("{case} does not verify unmodified: {e}"));
     let mut runs = 0;
     let mut accepted = Vec::new();
     for field in base64_fields(&s.json) {
@@ -102,7 +106,7 @@ fn sweep(case: &str) -> usize {
             let mut json = s.json.clone();
             *json.pointer_mut(&field).unwrap() = Value::String(B64.encode(&bytes));
             runs += 1;
-            if verifies(&s, &json).is_ok() {
+            if verifies(&v, &s, &json).is_ok() {
                 accepted.push(format!("{field} byte {i}"));
             }
         }
@@ -115,13 +119,17 @@ fn sweep(case: &str) -> usize {
         let mut json = s.json.clone();
         *json.pointer_mut(cp).unwrap() = Value::String(String::from_utf8(bytes).unwrap());
         runs += 1;
-        if verifies(&s, &json).is_ok() {
+        if verifies(&v, &s, &json).is_ok() {
             accepted.push(format!("checkpoint byte {i}"));
         }
     }
     assert!(
         accepted.is_empty(),
         "{case}: corrupted bundles accepted: {accepted:?}"
+    );
+    assert!(
+        !v.memo().is_empty(),
+        "{case}: the verifier remembered nothing"
     );
     runs
 }

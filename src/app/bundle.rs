@@ -14,7 +14,8 @@ use crate::core::sigstore::bundle::{self, Artifact, Expected, TimeSource};
 use crate::core::sigstore::trust::TrustedRoot;
 use crate::core::time::format_rfc3339;
 use crate::core::tlog::unhex;
-use crate::core::verify::policy::IdentityPolicy;
+use crate::core::verify::policy::{IdentityPolicy, Policy};
+use crate::core::verify::{Options, Verifier};
 use crate::core::x509::keys::PublicKey;
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, AppError> {
@@ -55,7 +56,7 @@ fn expected(args: &VerifyBundleArgs) -> Result<Expected, AppError> {
             "{e} (give --certificate-identity and --certificate-oidc-issuer, or --key)"
         ))
     })?;
-    Ok(Expected::Identity(policy))
+    Ok(Expected::Identity(Policy::Identity(policy)))
 }
 
 pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<i32, AppError> {
@@ -68,8 +69,9 @@ pub fn verify_bundle(args: &VerifyBundleArgs) -> Result<i32, AppError> {
     let artifact = artifact(&args.artifact)?;
     let json = read(&args.bundle, "bundle")?;
     let parsed = bundle::parse(&json).map_err(|e| AppError::failed(e.to_string()))?;
-    let verified = bundle::verify(&parsed, &artifact, &expected, &trust)
-        .map_err(|e| AppError::failed(e.to_string()))?;
+    let verified = Verifier::new(&trust, Options::default())
+        .verify_bundle(&parsed, &artifact, &expected)
+        .map_err(|f| AppError::failed(f.to_string()))?;
 
     let signer = match &verified.identity {
         Some((san, issuer)) => format!("{san} (issuer {})", issuer.as_deref().unwrap_or("<none>")),

@@ -7,19 +7,20 @@ use crate::app::{AppError, FAILED, OK, Reporter};
 use crate::cli::{GpgVerify, OutputFormat, VerifyArgs};
 use crate::core::git::gitobj::{self, HashAlgo, ObjectKind};
 use crate::core::git::status::{self, Status};
-use crate::core::sigstore::trust::TrustedRoot;
 use crate::core::time::format_rfc3339;
-use crate::core::verify::policy::IdentityPolicy;
-use crate::core::verify::{self, Failure, FailureKind, Options, Proof, Verified, VerifyError};
+use crate::core::verify::policy::{IdentityPolicy, Policy};
+use crate::core::verify::times::TimeSource;
+use crate::core::verify::{
+    self, Failure, FailureKind, Log, Options, Proof, Verified, Verifier, VerifyError,
+};
 use crate::io::config::Settings;
 use crate::io::git::Repo;
 use crate::io::rekor::RekorClient;
 
-/// What verification checks against: configuration, trusted root and options.
+/// What verification checks against: configuration (for online lookups) and the verifier.
 struct Context<'a> {
     settings: &'a Settings,
-    trust: &'a TrustedRoot,
-    opts: Options,
+    verifier: Verifier<'a>,
 }
 
 /// One signed object as git handed it to us.
@@ -34,10 +35,12 @@ struct Signed<'a> {
 
 /// Verifies one signature over one payload: offline when the entry is embedded (or the log
 /// check is skipped), otherwise through a Rekor lookup bounded by `settings.rekor_timeout`.
-fn verify_object(obj: &Signed<'_>, cx: &Context<'_>) -> Result<Verified, Failure> {
-    let checked = verify::check_signature(obj.payload, obj.signature, cx.trust)?;
-    if checked.embedded_entry.is_some() || !cx.opts.check_tlog {
-        return verify::verify_offline(&checked, cx.trust, &cx.opts);
+fn verify_object(obj: &Signed<'_>, cx: &Context<'_>, policy: &Policy) -> Result<Verified, Failure> {
+    let verifier = &cx.verifier;
+    // The chain is checked here, before any network lookup.
+    let checked = verifier.check(obj.payload, obj.signature)?;
+    if checked.embedded_entry.is_some() || !verifier.options().check_tlog {
+        return verifier.verify(&checked, Log::Embedded, policy);
     }
     // gitsign online mode: Rekor logged the object id; recompute it from what git gave us.
     let id = match obj.id {
@@ -55,7 +58,14 @@ fn verify_object(obj: &Signed<'_>, cx: &Context<'_>) -> Result<Verified, Failure
         )
     });
     match lookup {
-        Ok(entries) => verify::verify_online(&checked, &id, &entries, cx.trust, &cx.opts),
+        Ok(entries) => verifier.verify(
+            &checked,
+            Log::Online {
+                object_id: &id,
+                candidates: &entries,
+            },
+            policy,
+        ),
         Err(e) => Err(checked.fail(VerifyError::LogUnavailable {
             reason: format!(
                 "{kind} {id} has no embedded transparency log entry (gitsign online mode) and {e}",
@@ -66,7 +76,7 @@ fn verify_object(obj: &Signed<'_>, cx: &Context<'_>) -> Result<Verified, Failure
 }
 
 fn describe_proof(v: &Verified) -> String {
-    match &v.proof {
+    let log = match &v.proof {
         Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) => format!(
             "transparency log {} entry {} integrated {} ({}; SET, inclusion proof and checkpoint verified)",
             e.base_url,
@@ -78,10 +88,29 @@ fn describe_proof(v: &Verified) -> String {
                 "found online"
             }
         ),
+        Proof::Unchecked if v.time_verified() => {
+            "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog)".to_string()
+        }
         Proof::Unchecked => format!(
             "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog), so the signing time is UNVERIFIED: {}",
             describe_unverified_time(v)
         ),
+    };
+    let stamps: Vec<String> = v
+        .trusted_times
+        .iter()
+        .filter_map(|t| match &t.source {
+            TimeSource::Tsa { subject } => Some(format!(
+                "RFC 3161 timestamp {} by {subject} verified",
+                format_rfc3339(t.time)
+            )),
+            TimeSource::Log { .. } => None,
+        })
+        .collect();
+    if stamps.is_empty() {
+        log
+    } else {
+        format!("{log}; {}", stamps.join("; "))
     }
 }
 
@@ -102,13 +131,22 @@ fn describe_unverified_time(v: &Verified) -> String {
     }
 }
 
-/// The `time_source` of the JSON report.
+/// The `time_source` of the JSON report: what `verified_at` is.
 fn time_source(v: &Verified) -> &'static str {
-    match (&v.proof, v.signing_time) {
-        (Proof::Unchecked, Some(claimed)) if claimed < v.verified_at => "certificate-not-before",
-        (Proof::Unchecked, _) => "cms-signing-time",
-        _ => "tlog-integrated-time",
+    match (v.trusted_times.first(), v.signing_time) {
+        (Some(t), _) => match t.source {
+            TimeSource::Log { .. } => "tlog-integrated-time",
+            TimeSource::Tsa { .. } => "rfc3161-timestamp",
+        },
+        (None, Some(claimed)) if claimed < v.verified_at => "certificate-not-before",
+        (None, _) => "cms-signing-time",
     }
+}
+
+fn has_timestamp(v: &Verified) -> bool {
+    v.trusted_times
+        .iter()
+        .any(|t| matches!(t.source, TimeSource::Tsa { .. }))
 }
 
 fn summary(v: &Verified, reporter: &mut Reporter) {
@@ -134,9 +172,14 @@ fn summary(v: &Verified, reporter: &mut Reporter) {
     }
     if matches!(v.proof, Proof::Unchecked) {
         unchecked.push("transparency log");
-        unchecked.push("signing time")
     } else {
         checked.push("transparency log")
+    }
+    if has_timestamp(v) {
+        checked.push("RFC 3161 timestamp")
+    }
+    if !v.time_verified() {
+        unchecked.push("signing time")
     }
     let mut line = format!("gitsign: checked: {}", checked.join(", "));
     if !unchecked.is_empty() {
@@ -250,10 +293,13 @@ fn gpg_verify_outcome(args: &GpgVerify) -> Result<(Outcome, Reporter), AppError>
     };
     let cx = Context {
         settings: &settings,
-        trust: &trust,
-        opts: Options::default(),
+        verifier: Verifier::new(&trust, Options::default()),
     };
-    Ok((verify_object(&signed, &cx), reporter))
+    // git decides what to make of the signer (gpg.x509 has no identity policy).
+    Ok((
+        verify_object(&signed, &cx, &Policy::AnyFulcioIdentity),
+        reporter,
+    ))
 }
 
 /// The one mapping of an outcome to status lines.
@@ -304,13 +350,15 @@ pub fn verify_tag(args: &VerifyArgs) -> Result<i32, AppError> {
 }
 
 fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> {
-    let policy = IdentityPolicy::new(
-        args.certificate_identity.as_deref(),
-        args.certificate_identity_regexp.as_deref(),
-        args.certificate_oidc_issuer.as_deref(),
-        args.certificate_oidc_issuer_regexp.as_deref(),
-    )
-    .map_err(|e| AppError::usage(e.to_string()))?;
+    let policy = Policy::Identity(
+        IdentityPolicy::new(
+            args.certificate_identity.as_deref(),
+            args.certificate_identity_regexp.as_deref(),
+            args.certificate_oidc_issuer.as_deref(),
+            args.certificate_oidc_issuer_regexp.as_deref(),
+        )
+        .map_err(|e| AppError::usage(e.to_string()))?,
+    );
     let repo = Repo::discover().map_err(AppError::usage)?;
     let settings = Settings::load(Some(&repo.git_dir())).map_err(AppError::usage)?;
     let trust =
@@ -340,12 +388,10 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
             };
             let cx = Context {
                 settings: &settings,
-                trust: &trust,
-                opts,
+                verifier: Verifier::new(&trust, opts),
             };
-            verify_object(&signed, &cx)
-        })
-        .and_then(|v| v.check_policy(&policy).map(|()| v));
+            verify_object(&signed, &cx, &policy)
+        });
     let name = kind.name();
     match args.output {
         OutputFormat::Json => {
@@ -396,7 +442,15 @@ fn json_report(kind: &str, id: &str, outcome: &Result<Verified, Failure>) -> ser
                 },
                 "verified_at": format_rfc3339(v.verified_at),
                 "time_source": time_source(v),
-                "time_verified": !matches!(v.proof, Proof::Unchecked),
+                "time_verified": v.time_verified(),
+                "trusted_times": v.trusted_times.iter().map(|t| match &t.source {
+                    TimeSource::Log { base_url } => json!({
+                        "time": format_rfc3339(t.time), "source": "tlog", "log": base_url,
+                    }),
+                    TimeSource::Tsa { subject } => json!({
+                        "time": format_rfc3339(t.time), "source": "rfc3161", "tsa": subject,
+                    }),
+                }).collect::<Vec<_>>(),
                 "signing_time_claimed": v.signing_time.map(format_rfc3339),
                 "tlog": tlog,
                 "sct_checked": v.sct_verified,

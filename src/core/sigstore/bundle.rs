@@ -30,16 +30,18 @@ use serde::Deserialize;
 
 use crate::core::sigstore::dsse::{self, DsseError, Envelope};
 use crate::core::sigstore::trust::TrustedRoot;
-use crate::core::sigstore::tsa::{self, TsaError};
+use crate::core::sigstore::tsa::TsaError;
 use crate::core::time::{UnixTime, format_rfc3339};
 use crate::core::tlog::{
     self, InclusionProof, LogEntry, LoggedContent, LoggedEntry, LoggedSignature, LoggedVerifier,
     TlogError,
 };
-use crate::core::verify::policy::{IdentityPolicy, PolicyError};
-use crate::core::x509::cert::{self, CertError, Certificate};
+use crate::core::verify::certificate::{self, CertificateError, Memo};
+use crate::core::verify::policy::{Policy, PolicyError};
+use crate::core::verify::times;
+use crate::core::x509::cert::{CertError, Certificate};
 use crate::core::x509::keys::{KeyError, PublicKey, sha256};
-use crate::core::x509::sct::{self, SctError};
+use crate::core::x509::sct::SctError;
 
 /// Bundle format versions (the minor number of 0.x).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -129,26 +131,13 @@ impl Artifact {
 /// What the signer must be.
 #[derive(Debug, Clone)]
 pub enum Expected {
-    /// A Fulcio certificate for this identity and issuer.
-    Identity(IdentityPolicy),
+    /// A Fulcio certificate whose identity the policy accepts.
+    Identity(Policy),
     /// A managed key (`--key`), with its DER SubjectPublicKeyInfo.
     Key { key: PublicKey, spki: Vec<u8> },
 }
 
-/// Where a trusted time came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TimeSource {
-    /// A log's signed entry timestamp.
-    Log { base_url: String },
-    /// An RFC 3161 timestamp authority.
-    Tsa { subject: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedTime {
-    pub time: UnixTime,
-    pub source: TimeSource,
-}
+pub use crate::core::verify::times::{TimeSource, TrustedTime};
 
 /// A verified bundle.
 #[derive(Debug, Clone)]
@@ -736,6 +725,7 @@ pub fn verify(
     artifact: &Artifact,
     expected: &Expected,
     trust: &TrustedRoot,
+    memo: &Memo,
 ) -> Result<VerifiedBundle, BundleError> {
     // 1. The signer's key.
     let (key, signer, leaf) = match (&bundle.material, expected) {
@@ -821,18 +811,11 @@ pub fn verify(
             })
         })
         .collect();
-    let mut tsa_times = Vec::new();
-    for (index, token) in bundle.timestamps.iter().enumerate() {
-        let ts = tsa::verify_timestamp(token, signature, &trust.timestamp_authorities)
-            .map_err(|source| BundleError::Timestamp { index, source })?;
-        tsa_times.push(ts.time);
-        times.push(TrustedTime {
-            time: ts.time,
-            source: TimeSource::Tsa {
-                subject: ts.tsa_subject,
-            },
-        });
-    }
+    let tokens = bundle.timestamps.iter().map(Vec::as_slice);
+    let tsa = times::timestamps(tokens, signature, trust)
+        .map_err(|(index, source)| BundleError::Timestamp { index, source })?;
+    let tsa_times: Vec<UnixTime> = tsa.iter().map(|t| t.time).collect();
+    times.extend(tsa);
     if times.is_empty() {
         return Err(BundleError::NoTrustedTime);
     }
@@ -856,18 +839,17 @@ pub fn verify(
             entries,
         });
     };
-    let mut chain = None;
-    for t in &times {
-        chain = Some(
-            cert::verify_chain(leaf, &trust.certificate_authorities, t.time)
-                .map_err(|source| BundleError::Chain { at: t.time, source })?,
-        );
-    }
-    let chain = chain.ok_or(BundleError::NoTrustedTime)?;
-    sct::verify_embedded_sct(leaf, &chain.issuer, &trust.ctlogs).map_err(BundleError::Sct)?;
-    let identity = leaf.identity().map_err(BundleError::Certificate)?;
-    let issuer = identity.issuer.clone();
-    let san = identity.san.to_string();
+    let at: Vec<UnixTime> = times.iter().map(|t| t.time).collect();
+    let verified =
+        certificate::verify_certificate(leaf, trust, &at, certificate::Sct::Required, memo)
+            .map_err(|e| match e {
+                CertificateError::Chain { at, source } => BundleError::Chain { at, source },
+                CertificateError::Sct(e) => BundleError::Sct(e),
+                CertificateError::Identity(e) => BundleError::Certificate(e),
+                CertificateError::NoTime => BundleError::NoTrustedTime,
+            })?;
+    let issuer = verified.identity.issuer.clone();
+    let san = verified.identity.san.to_string();
     if let Expected::Identity(policy) = expected {
         policy
             .check(&san, issuer.as_deref())
@@ -884,7 +866,9 @@ pub fn verify(
 mod tests {
     use super::*;
     use crate::core::git::gitobj::{self, HashAlgo, ObjectKind};
-    use crate::core::verify;
+    use crate::core::verify::policy::IdentityPolicy;
+    use crate::core::verify::{Options, Verifier};
+    use crate::core::x509::cert;
     use serde_json::{Value, json};
 
     const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
@@ -906,7 +890,19 @@ mod tests {
     }
 
     fn identity(id: &str, issuer: &str) -> Expected {
-        Expected::Identity(IdentityPolicy::new(Some(id), None, Some(issuer), None).unwrap())
+        Expected::Identity(Policy::Identity(
+            IdentityPolicy::new(Some(id), None, Some(issuer), None).unwrap(),
+        ))
+    }
+
+    /// [`super::verify`] with nothing remembered between calls.
+    fn verify(
+        b: &Bundle,
+        a: &Artifact,
+        e: &Expected,
+        root: &TrustedRoot,
+    ) -> Result<VerifiedBundle, BundleError> {
+        super::verify(b, a, e, root, &Memo::default())
     }
 
     fn a_txt() -> Artifact {
@@ -932,12 +928,9 @@ mod tests {
             ObjectKind::Commit
         };
         let o = gitobj::split(kind, &raw, HashAlgo::Sha1).unwrap();
-        let c = verify::check_signature(
-            &o.payload,
-            &o.signature,
-            crate::core::sigstore::trust::TrustedRoot::production(),
-        )
-        .unwrap();
+        let c = Verifier::new(TrustedRoot::production(), Options::default())
+            .check(&o.payload, &o.signature)
+            .unwrap();
         let e = tlog::decode_transparency_log_entry(c.embedded_entry.as_deref().unwrap()).unwrap();
         let body = tlog::hashedrekord_body(&c.signed_attrs_digest, &c.signature, &c.leaf_pem());
         let p = e.inclusion_proof.as_ref().unwrap();

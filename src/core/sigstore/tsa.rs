@@ -673,4 +673,4 @@ pub fn verify_timestamp(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,18 +1,25 @@
-//! Verification of one gitsign signature, in stages the app layer wires to I/O:
+//! The one verifier: every signature gitsign-rs accepts goes through [`Verifier`], with an
+//! explicit [`Policy`] (git's verify mode passes [`Policy::AnyFulcioIdentity`]).
 //!
-//! 1. [`check_signature`]: PEM → CMS → signer certificate; messageDigest = sha256(payload);
-//!    the ECDSA signature over the signed attributes as received. Failure here is BADSIG
-//!    when the signature does not match the data, ERRSIG when it cannot be read.
-//! 2. The time at which the certificate must have been valid comes from a transparency log
-//!    entry, never from the clock: [`verify_offline`] uses the entry embedded in the
-//!    signature (or, only when the caller explicitly skips the log, the CMS signing time);
-//!    [`verify_online`] takes candidate entries the app fetched from Rekor.
-//! 3. The chain to a Fulcio CA of the trusted root, the embedded SCT, and the identity.
+//! For a git signature, in stages the app layer wires to I/O:
 //!
-//! Every path ends in `Ok(Verified)` or `Err(Failure)`; nothing is printed here.
+//! 1. [`Verifier::check`]: PEM → CMS → signer certificate, chained to the trusted root at
+//!    its own notBefore (until then nothing names its identity); messageDigest =
+//!    sha256(payload); the ECDSA signature over the signed attributes as received. Failure
+//!    here is BADSIG when the signature does not match the data, ERRSIG when it cannot be read.
+//! 2. [`Verifier::verify`]: the log entry (embedded in the signature, or candidates the app
+//!    fetched from Rekor in gitsign's online mode), the RFC 3161 timestamp if the signature
+//!    carries one ([`times`]); then the certificate at every trusted time, its SCT and identity
+//!    ([`certificate`], the same check bundles and signing use); then the policy. The time
+//!    comes from the log or a timestamp authority, never from the clock.
+//!
+//! Bundles ([`Verifier::verify_bundle`]) run the same modules on a bundle's parts.
+//! Every path ends in `Ok(..)` or `Err(Failure)`; nothing is printed here.
 
+pub mod certificate;
 pub mod policy;
 pub mod signing;
+pub mod times;
 
 use std::fmt;
 
@@ -21,13 +28,19 @@ use sha1::Digest as _;
 use crate::core::asn1::pem::{self, PemError};
 use crate::core::cms::{self, CmsError};
 use crate::core::git::gitobj::{ObjectError, hex};
+use crate::core::sigstore::bundle::{
+    self, Artifact, Bundle, BundleError, Expected, VerifiedBundle,
+};
 use crate::core::sigstore::trust::TrustedRoot;
+use crate::core::sigstore::tsa::TsaError;
 use crate::core::time::UnixTime;
 use crate::core::tlog::{self, LogEntry, LoggedContent, LoggedVerifier, TlogError, VerifiedEntry};
-use crate::core::verify::policy::{IdentityPolicy, PolicyError};
-use crate::core::x509::cert::{self, CertError, Certificate};
+use crate::core::verify::certificate::{CertificateError, Memo, Sct};
+use crate::core::verify::policy::{Policy, PolicyError};
+use crate::core::verify::times::{TimeSource, TrustedTime};
+use crate::core::x509::cert::{CertError, Certificate};
 use crate::core::x509::keys::{self, HashAlg, KeyError};
-use crate::core::x509::sct::{self, SctError};
+use crate::core::x509::sct::SctError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -74,11 +87,15 @@ pub enum VerifyError {
     LogUnavailable {
         reason: String,
     },
+    /// The signature's RFC 3161 timestamp does not verify against the trusted root.
+    Timestamp(TsaError),
+    /// A Sigstore bundle failed (see [`BundleError`]).
+    Bundle(BundleError),
 }
 
 /// The reason codes of `--output json`, one per failure kind, stable across releases (the
 /// README lists them). [`VerifyError::code`] maps every failure to one of these.
-pub const REASON_CODES: [&str; 15] = [
+pub const REASON_CODES: [&str; 18] = [
     "malformed-signature",
     "malformed-cms",
     "signer-certificate-missing",
@@ -94,6 +111,9 @@ pub const REASON_CODES: [&str; 15] = [
     "identity-mismatch",
     "malformed-object",
     "log-unavailable",
+    "timestamp-invalid",
+    "no-trusted-time",
+    "malformed-bundle",
 ];
 
 impl VerifyError {
@@ -115,6 +135,8 @@ impl VerifyError {
             VerifyError::Policy(_) => "identity-mismatch",
             VerifyError::Object(_) => "malformed-object",
             VerifyError::LogUnavailable { .. } => "log-unavailable",
+            VerifyError::Timestamp(_) => "timestamp-invalid",
+            VerifyError::Bundle(e) => bundle_code(e),
         }
     }
 }
@@ -148,7 +170,39 @@ impl fmt::Display for VerifyError {
             VerifyError::Policy(e) => write!(f, "{e}"),
             VerifyError::Object(e) => write!(f, "{e}"),
             VerifyError::LogUnavailable { reason } => f.write_str(reason),
+            VerifyError::Timestamp(e) => write!(f, "RFC 3161 timestamp: {e}"),
+            VerifyError::Bundle(e) => write!(f, "{e}"),
         }
+    }
+}
+
+/// The reason code of a bundle failure: the same kinds as a git signature's.
+fn bundle_code(e: &BundleError) -> &'static str {
+    use BundleError as B;
+    match e {
+        B::Parse { .. }
+        | B::UnsupportedMediaType(_)
+        | B::EmptyCertificateChain
+        | B::RootCertificateInBundle { .. }
+        | B::UnsupportedDigestAlgorithm(_)
+        | B::UnsupportedMessageSignatureKey
+        | B::DuplicateLogEntry { .. } => "malformed-bundle",
+        B::Certificate(_) => "malformed-certificate",
+        B::KeyRequired | B::CertificateNotKey | B::Policy(_) => "identity-mismatch",
+        B::MessageDigestMismatch { .. } => "digest-mismatch",
+        B::SignatureInvalid(_) | B::Dsse(_) => "signature-mismatch",
+        B::NoLogEntry => "no-log-entry",
+        B::LogEntry { .. } | B::EntryMismatch { .. } | B::LogKeyNotValidAt { .. } => {
+            "log-entry-invalid"
+        }
+        B::Timestamp { .. } => "timestamp-invalid",
+        B::NoTrustedTime => "no-trusted-time",
+        B::Chain {
+            source: CertError::Expired { .. },
+            ..
+        } => "certificate-expired",
+        B::Chain { .. } => "untrusted-certificate",
+        B::Sct(_) => "sct-invalid",
     }
 }
 
@@ -223,6 +277,8 @@ pub struct CheckedSignature {
     pub signing_time: Option<UnixTime>,
     /// The embedded Rekor entry's protobuf bytes, if any.
     pub embedded_entry: Option<Vec<u8>>,
+    /// The RFC 3161 timeStampToken of the unsigned attributes, if any.
+    pub timestamp_token: Option<Vec<u8>>,
 }
 
 impl CheckedSignature {
@@ -252,22 +308,6 @@ pub fn bare(error: VerifyError) -> Failure {
     })
 }
 
-/// Stage 1: the certificate was issued by a CA of the trusted root, and the signature
-/// matches the payload.
-///
-/// The chain is checked first, at the certificate's own notBefore (stage 3 checks it again
-/// at the time the log established): until a trusted CA vouches for it, a certificate is
-/// whatever its author wrote, so a failure names no identity and is never BADSIG (a
-/// self-signed certificate claiming someone's email must not read as "BAD signature from
-/// them"), and no transparency log is asked about it.
-pub fn check_signature(
-    payload: &[u8],
-    signature_pem: &[u8],
-    trust: &TrustedRoot,
-) -> Result<CheckedSignature, Failure> {
-    check(payload, signature_pem, Some(trust))
-}
-
 /// Stage 1 without a trusted root (exporting a signature as a bundle): the signature
 /// matches the payload; the certificate is not trusted, so its identity is not reported.
 pub fn check_signature_untrusted(
@@ -280,7 +320,7 @@ pub fn check_signature_untrusted(
 fn check(
     payload: &[u8],
     signature_pem: &[u8],
-    trust: Option<&TrustedRoot>,
+    trust: Option<(&TrustedRoot, &Memo)>,
 ) -> Result<CheckedSignature, Failure> {
     // Exactly one block and nothing else: git hands us a tag's signature up to the end of
     // the object, so text appended after END would otherwise pass as signed.
@@ -312,11 +352,12 @@ fn check(
         signature: si.signature.to_vec(),
         signing_time: si.signing_time,
         embedded_entry: si.tlog_entry().map(<[u8]>::to_vec),
+        timestamp_token: si.timestamp_token().map(<[u8]>::to_vec),
         leaf,
     };
-    if let Some(trust) = trust {
+    if let Some((trust, memo)) = trust {
         let leaf = &checked.leaf;
-        cert::verify_chain(leaf, &trust.certificate_authorities, leaf.not_before())
+        certificate::chain_at(leaf, trust, leaf.not_before(), memo)
             .map_err(|e| checked.fail(VerifyError::Chain(e)))?;
         checked.identity = leaf.identity().ok().map(|i| i.san.to_string());
     }
@@ -332,16 +373,29 @@ fn check(
     Ok(checked)
 }
 
-/// How the time of signing was established.
+/// How the log was established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Proof {
     /// The entry embedded in the signature (gitsign offline mode).
     EmbeddedEntry(VerifiedEntry),
     /// An entry looked up in Rekor (gitsign online mode).
     OnlineEntry(VerifiedEntry),
-    /// No log was checked: no trusted time. The chain was checked at the CMS signing time
-    /// the signer wrote, or at the certificate's notBefore when that claim precedes it.
+    /// No log was checked (`--insecure-ignore-tlog`).
     Unchecked,
+}
+
+/// Where the log entry of a git signature comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Log<'a> {
+    /// The entry embedded in the signature, if any (none passes only when the caller skips
+    /// the log).
+    Embedded,
+    /// gitsign online mode: the entries Rekor returned for this object id. gitsign logged a
+    /// separate signature over the object id (hex) with the same key.
+    Online {
+        object_id: &'a str,
+        candidates: &'a [LogEntry],
+    },
 }
 
 /// A verified signature.
@@ -356,76 +410,201 @@ pub struct Verified {
     pub not_before: UnixTime,
     pub not_after: UnixTime,
     pub signing_time: Option<UnixTime>,
-    /// The time at which the chain was verified.
+    /// The time git is told (VALIDSIG): the log's integrated time, else the first
+    /// timestamp's, else (no trusted time) the signer's claim or the certificate's notBefore.
     pub verified_at: UnixTime,
     pub proof: Proof,
+    /// Every trusted time the certificate was checked at (log and timestamp authorities).
+    /// Empty when no time was verified.
+    pub trusted_times: Vec<TrustedTime>,
     pub sct_verified: bool,
 }
 
 impl Verified {
-    pub fn check_policy(&self, policy: &IdentityPolicy) -> Result<(), Failure> {
-        policy
-            .check(&self.identity, self.issuer.as_deref())
+    /// Whether a log or a timestamp authority vouched for the time.
+    pub fn time_verified(&self) -> bool {
+        !self.trusted_times.is_empty()
+    }
+}
+
+/// What a verification checks against and how strictly. One per process (or per history
+/// run): it remembers the certificate chains and SCTs it has proven ([`Memo`]), so commits
+/// sharing a certificate pay for its chain once. `Sync`: share it across threads.
+#[derive(Debug)]
+pub struct Verifier<'t> {
+    trust: &'t TrustedRoot,
+    options: Options,
+    memo: Memo,
+}
+
+impl<'t> Verifier<'t> {
+    pub fn new(trust: &'t TrustedRoot, options: Options) -> Self {
+        Verifier {
+            trust,
+            options,
+            memo: Memo::default(),
+        }
+    }
+
+    /// What this verifier has proven so far.
+    pub fn memo(&self) -> &Memo {
+        &self.memo
+    }
+
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    /// Stage 1: the certificate was issued by a CA of the trusted root, and the signature
+    /// matches the payload.
+    ///
+    /// The chain is checked first, at the certificate's own notBefore ([`Verifier::verify`]
+    /// checks it again at the trusted times): until a trusted CA vouches for it, a
+    /// certificate is whatever its author wrote, so a failure names no identity and is never
+    /// BADSIG (a self-signed certificate claiming someone's email must not read as "BAD
+    /// signature from them"), and no transparency log is asked about it.
+    pub fn check(&self, payload: &[u8], signature_pem: &[u8]) -> Result<CheckedSignature, Failure> {
+        check(payload, signature_pem, Some((self.trust, &self.memo)))
+    }
+
+    /// Stage 2: the log entry, the timestamp, the certificate at every trusted time, its
+    /// SCT and identity, and the policy.
+    pub fn verify(
+        &self,
+        sig: &CheckedSignature,
+        log: Log<'_>,
+        policy: &Policy,
+    ) -> Result<Verified, Failure> {
+        let proof = self.log_proof(sig, log)?;
+        let mut trusted_times = Vec::new();
+        if let Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) = &proof {
+            trusted_times.push(TrustedTime {
+                time: e.integrated_time,
+                source: TimeSource::Log {
+                    base_url: e.base_url.clone(),
+                },
+            });
+        }
+        if let Some(token) = &sig.timestamp_token {
+            let ts = times::timestamps([token.as_slice()], &sig.signature, self.trust)
+                .map_err(|(_, e)| sig.fail(VerifyError::Timestamp(e)))?;
+            trusted_times.extend(ts);
+        }
+        let verified_at = match trusted_times.first() {
+            Some(t) => t.time,
+            None => self.unverified_time(sig)?,
+        };
+        let at: Vec<UnixTime> = if trusted_times.is_empty() {
+            vec![verified_at]
+        } else {
+            trusted_times.iter().map(|t| t.time).collect()
+        };
+        let sct = if self.options.require_sct {
+            Sct::Required
+        } else {
+            Sct::Optional
+        };
+        let cert = certificate::verify_certificate(&sig.leaf, self.trust, &at, sct, &self.memo)
             .map_err(|e| {
-                Failure::from(FailureInfo {
-                    error: VerifyError::Policy(e),
-                    fingerprint: Some(self.fingerprint.clone()),
-                    identity: Some(self.identity.clone()),
-                    signing_time: self.signing_time,
+                sig.fail(match e {
+                    CertificateError::Chain { source, .. } => VerifyError::Chain(source),
+                    CertificateError::Sct(e) => VerifyError::Sct(e),
+                    CertificateError::Identity(e) => VerifyError::Certificate(e),
+                    CertificateError::NoTime => VerifyError::NoLogEntry,
                 })
+            })?;
+        let identity = cert.identity.san.to_string();
+        let issuer = cert.identity.issuer;
+        policy.check(&identity, issuer.as_deref()).map_err(|e| {
+            Failure::from(FailureInfo {
+                error: VerifyError::Policy(e),
+                fingerprint: Some(sig.fingerprint.clone()),
+                identity: Some(identity.clone()),
+                signing_time: sig.signing_time,
             })
+        })?;
+        Ok(Verified {
+            identity,
+            issuer,
+            fingerprint: sig.fingerprint.clone(),
+            certificate_issuer: cert.chain.issuer.subject_string(),
+            ca_uri: cert.chain.ca_uri,
+            not_before: sig.leaf.not_before(),
+            not_after: sig.leaf.not_after(),
+            signing_time: sig.signing_time,
+            verified_at,
+            proof,
+            trusted_times,
+            sct_verified: cert.sct_verified,
+        })
+    }
+
+    /// A Sigstore bundle for `artifact` (see [`bundle`]): the same certificate, log and
+    /// timestamp checks, taken from the bundle's parts.
+    pub fn verify_bundle(
+        &self,
+        bundle: &Bundle,
+        artifact: &Artifact,
+        expected: &Expected,
+    ) -> Result<VerifiedBundle, Failure> {
+        bundle::verify(bundle, artifact, expected, self.trust, &self.memo)
+            .map_err(|e| bare(VerifyError::Bundle(e)))
+    }
+
+    /// The log entry the signature's time rests on.
+    fn log_proof(&self, sig: &CheckedSignature, log: Log<'_>) -> Result<Proof, Failure> {
+        let logs = tlog::trusted_log_keys(self.trust);
+        match log {
+            Log::Embedded => match &sig.embedded_entry {
+                Some(pb) => {
+                    let entry = tlog::decode_transparency_log_entry(pb)
+                        .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
+                    let body = tlog::hashedrekord_body(
+                        &sig.signed_attrs_digest,
+                        &sig.signature,
+                        &sig.leaf_pem(),
+                    );
+                    tlog::verify_entry(&entry, &body, &logs)
+                        .map(Proof::EmbeddedEntry)
+                        .map_err(|e| sig.fail(VerifyError::LogEntry(e)))
+                }
+                None if self.options.check_tlog => Err(sig.fail(VerifyError::NoLogEntry)),
+                None => Ok(Proof::Unchecked),
+            },
+            Log::Online {
+                object_id,
+                candidates,
+            } => online_entry(sig, object_id, candidates, &logs).map(Proof::OnlineEntry),
+        }
+    }
+
+    /// No trusted time: signingTime is the signer's clock, which in real commits runs
+    /// seconds behind Fulcio's (signingTime < notBefore). As gitsign does, such a signature
+    /// is checked at the certificate's own notBefore; the report says the time is unverified.
+    fn unverified_time(&self, sig: &CheckedSignature) -> Result<UnixTime, Failure> {
+        let claimed = sig.signing_time.ok_or_else(|| {
+            sig.fail(VerifyError::Cms(CmsError::Unsupported {
+                what: "no signingTime attribute to check the certificate against".into(),
+            }))
+        })?;
+        Ok(claimed.max(sig.leaf.not_before()))
     }
 }
 
-/// Stage 2 without network: the embedded entry, or (only if the caller skips the log) the
-/// CMS signing time.
-pub fn verify_offline(
-    sig: &CheckedSignature,
-    trust: &TrustedRoot,
-    opts: &Options,
-) -> Result<Verified, Failure> {
-    if let Some(pb) = &sig.embedded_entry {
-        let entry = tlog::decode_transparency_log_entry(pb)
-            .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
-        let body =
-            tlog::hashedrekord_body(&sig.signed_attrs_digest, &sig.signature, &sig.leaf_pem());
-        let verified = tlog::verify_entry(&entry, &body, &tlog::trusted_log_keys(trust))
-            .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
-        let at = verified.integrated_time;
-        return finish(sig, trust, opts, at, Proof::EmbeddedEntry(verified));
-    }
-    if opts.check_tlog {
-        return Err(sig.fail(VerifyError::NoLogEntry));
-    }
-    let claimed = sig.signing_time.ok_or_else(|| {
-        sig.fail(VerifyError::Cms(CmsError::Unsupported {
-            what: "no signingTime attribute to check the certificate against".into(),
-        }))
-    })?;
-    // No trusted time: signingTime is the signer's clock, which in real commits runs
-    // seconds behind Fulcio's (signingTime < notBefore). As gitsign does, such a signature
-    // is checked at the certificate's own notBefore; the report says the time is unverified.
-    let at = claimed.max(sig.leaf.not_before());
-    finish(sig, trust, opts, at, Proof::Unchecked)
-}
-
-/// Stage 2 with entries found in Rekor (gitsign online mode). gitsign logged a separate
-/// signature over the object id (hex) with the same key; an entry counts only if its
-/// certificate is ours, its hash is sha256(object id), its signature verifies over the
-/// object id, and the entry itself verifies against the trusted root (GHSA-8pmp: match both).
-pub fn verify_online(
+/// gitsign online mode: an entry counts only if its certificate is ours, its hash is
+/// sha256(object id), its signature verifies over the object id, and the entry itself
+/// verifies against the trusted root (GHSA-8pmp: match both).
+fn online_entry(
     sig: &CheckedSignature,
     object_id: &str,
     candidates: &[LogEntry],
-    trust: &TrustedRoot,
-    opts: &Options,
-) -> Result<Verified, Failure> {
+    logs: &[tlog::LogKey<'_>],
+) -> Result<VerifiedEntry, Failure> {
     let expected_hash = keys::sha256(object_id.as_bytes());
     let key = sig
         .leaf
         .public_key()
         .map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
-    let logs = tlog::trusted_log_keys(trust);
     let mut last = None;
     for entry in candidates {
         let Some(body) = entry.canonicalized_body.as_deref() else {
@@ -450,11 +629,8 @@ pub fn verify_online(
             last = Some("entry's signature over the object id does not verify".to_string());
             continue;
         }
-        match tlog::verify_entry(entry, body, &logs) {
-            Ok(v) => {
-                let at = v.integrated_time;
-                return finish(sig, trust, opts, at, Proof::OnlineEntry(v));
-            }
+        match tlog::verify_entry(entry, body, logs) {
+            Ok(v) => return Ok(v),
             Err(e) => last = Some(e.to_string()),
         }
     }
@@ -464,50 +640,176 @@ pub fn verify_online(
     }))
 }
 
-/// Stage 3: chain, SCT and identity at the established time.
-fn finish(
-    sig: &CheckedSignature,
-    trust: &TrustedRoot,
-    opts: &Options,
-    at: UnixTime,
-    proof: Proof,
-) -> Result<Verified, Failure> {
-    let chain = cert::verify_chain(&sig.leaf, &trust.certificate_authorities, at)
-        .map_err(|e| sig.fail(VerifyError::Chain(e)))?;
-    let sct_verified = match sct::verify_embedded_sct(&sig.leaf, &chain.issuer, &trust.ctlogs) {
-        Ok(_) => true,
-        Err(e) if opts.require_sct => return Err(sig.fail(VerifyError::Sct(e))),
-        Err(_) => false,
-    };
-    let identity = sig
-        .leaf
-        .identity()
-        .map_err(|e| sig.fail(VerifyError::Certificate(e)))?;
-    Ok(Verified {
-        identity: identity.san.to_string(),
-        issuer: identity.issuer,
-        fingerprint: sig.fingerprint.clone(),
-        certificate_issuer: chain.issuer.subject_string(),
-        ca_uri: chain.ca_uri.clone(),
-        not_before: sig.leaf.not_before(),
-        not_after: sig.leaf.not_after(),
-        signing_time: sig.signing_time,
-        verified_at: at,
-        proof,
-        sct_verified,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::git::gitobj;
+    use crate::core::time::format_rfc3339;
+    use crate::core::verify::policy::IdentityPolicy;
 
     fn vector(name: &str) -> gitobj::SignedObject {
         gitobj::test_vector(name)
     }
 
+    fn check_signature(
+        payload: &[u8],
+        signature: &[u8],
+        trust: &TrustedRoot,
+    ) -> Result<CheckedSignature, Failure> {
+        Verifier::new(trust, Options::default()).check(payload, signature)
+    }
+
+    fn verify_offline(
+        c: &CheckedSignature,
+        trust: &TrustedRoot,
+        opts: &Options,
+    ) -> Result<Verified, Failure> {
+        Verifier::new(trust, *opts).verify(c, Log::Embedded, &Policy::AnyFulcioIdentity)
+    }
+
     const OFFLINE: &str = "fe1e62346d3c346a343d089e8b4c3fb57716bc94.commit";
+
+    /// A real signature with an RFC 3161 token added as unsigned attribute (which the signer's
+    /// signature does not cover), minted by the test TSA at `gen_time` over `imprinted`; and
+    /// the production root plus that TSA.
+    fn with_timestamp(
+        name: &str,
+        gen_time: UnixTime,
+        imprinted: Option<&[u8]>,
+    ) -> (gitobj::SignedObject, TrustedRoot) {
+        use crate::core::cms::builder::{self, AttributeValue};
+        use crate::core::sigstore::tsa::tests::minted;
+        let mut o = vector(name);
+        let der = pem::decode_one(&o.signature, "SIGNED MESSAGE").unwrap();
+        let sd = cms::parse(&der, cms::Profile::Gitsign).unwrap();
+        let si = &sd.signer;
+        let cms::SignerId::IssuerSerial { issuer, serial } = si.sid else {
+            panic!("issuer and serial")
+        };
+        let tsa = minted::Tsa {
+            leaf_not_after: crate::core::testcert::T0 + 5 * crate::core::testcert::YEAR,
+            ..Default::default()
+        };
+        let (_, ca) = tsa.build();
+        let generalized: String = format_rfc3339(gen_time)
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == 'Z')
+            .collect();
+        let token = minted::Token {
+            gen_time: generalized,
+            ..Default::default()
+        }
+        .mint(imprinted.unwrap_or(si.signature), &ca.certs[0]);
+        let mut unsigned: Vec<AttributeValue> = si
+            .unsigned_attrs
+            .iter()
+            .map(|a| AttributeValue {
+                oid: a.oid.to_vec(),
+                values: a.values.iter().map(|v| v.raw.to_vec()).collect(),
+            })
+            .collect();
+        unsigned.push(AttributeValue {
+            oid: crate::core::asn1::der::oid::TIMESTAMP_TOKEN.to_vec(),
+            values: vec![token],
+        });
+        let rebuilt = builder::assemble(&builder::Signer {
+            certificates: &sd.certificates,
+            issuer,
+            serial,
+            signed_attrs: &si.signed_attrs,
+            signature: si.signature,
+            unsigned_attrs: &unsigned,
+        });
+        o.signature = pem::encode("SIGNED MESSAGE", &rebuilt).into_bytes();
+        let mut trust = TrustedRoot::production().clone();
+        trust.timestamp_authorities.push(ca);
+        (o, trust)
+    }
+
+    fn verify_with(
+        o: &gitobj::SignedObject,
+        trust: &TrustedRoot,
+        opts: Options,
+    ) -> Result<Verified, Failure> {
+        let v = Verifier::new(trust, opts);
+        let c = v.check(&o.payload, &o.signature)?;
+        v.verify(&c, Log::Embedded, &Policy::AnyFulcioIdentity)
+    }
+
+    #[test]
+    fn a_commit_signatures_rfc3161_timestamp_is_verified_and_becomes_a_trusted_time() {
+        let plain = vector(OFFLINE);
+        let c =
+            check_signature(&plain.payload, &plain.signature, TrustedRoot::production()).unwrap();
+        let at = c.leaf.not_before() + 30;
+        let (o, trust) = with_timestamp(OFFLINE, at, None);
+        let v = verify_with(&o, &trust, Options::default()).unwrap();
+        assert_eq!(v.trusted_times.len(), 2, "{:?}", v.trusted_times);
+        assert!(matches!(v.trusted_times[0].source, TimeSource::Log { .. }));
+        assert_eq!(v.trusted_times[1].time, at);
+        assert!(
+            matches!(&v.trusted_times[1].source, TimeSource::Tsa { subject } if subject == "CN=Test TSA")
+        );
+        // Without the log, the timestamp alone makes the time verified.
+        let no_log = Options {
+            check_tlog: false,
+            require_sct: true,
+        };
+        let v = verify_with(&o, &trust, no_log).unwrap();
+        assert!(v.time_verified());
+        // The production root has no such TSA: the token fails, and with it the signature.
+        let f = verify_with(&o, TrustedRoot::production(), Options::default()).unwrap_err();
+        assert!(matches!(f.error, VerifyError::Timestamp(_)), "{f}");
+        assert_eq!(f.error.code(), "timestamp-invalid");
+    }
+
+    #[test]
+    fn one_verifier_proves_a_shared_certificate_once_and_still_checks_each_time() {
+        let o = vector(OFFLINE);
+        let v = Verifier::new(TrustedRoot::production(), Options::default());
+        let c = v.check(&o.payload, &o.signature).unwrap();
+        v.verify(&c, Log::Embedded, &Policy::AnyFulcioIdentity)
+            .unwrap();
+        // The leaf's signature by its issuer and its SCT.
+        assert_eq!(v.memo().len(), 2);
+        let c = v.check(&o.payload, &o.signature).unwrap();
+        v.verify(&c, Log::Embedded, &Policy::AnyFulcioIdentity)
+            .unwrap();
+        assert_eq!(v.memo().len(), 2);
+        // Remembered or not, the time is checked on every call.
+        let mut late = c.clone();
+        late.embedded_entry = None;
+        late.signing_time = Some(c.leaf.not_after() + 1);
+        let skip = Verifier::new(
+            TrustedRoot::production(),
+            Options {
+                check_tlog: false,
+                require_sct: true,
+            },
+        );
+        skip.verify(&c, Log::Embedded, &Policy::AnyFulcioIdentity)
+            .unwrap();
+        let f = skip
+            .verify(&late, Log::Embedded, &Policy::AnyFulcioIdentity)
+            .unwrap_err();
+        assert_eq!(f.error.code(), "certificate-expired", "{f}");
+    }
+
+    #[test]
+    fn a_timestamp_over_other_bytes_or_outside_the_certificate_is_refused() {
+        let plain = vector(OFFLINE);
+        let c =
+            check_signature(&plain.payload, &plain.signature, TrustedRoot::production()).unwrap();
+        let (o, trust) = with_timestamp(OFFLINE, c.leaf.not_before() + 30, Some(b"other"));
+        let f = verify_with(&o, &trust, Options::default()).unwrap_err();
+        assert!(matches!(f.error, VerifyError::Timestamp(_)), "{f}");
+        // A day after the certificate expired: the certificate must be valid at every
+        // trusted time, so a late timestamp fails even with a good log entry.
+        let (o, trust) = with_timestamp(OFFLINE, c.leaf.not_after() + 86_400, None);
+        let f = verify_with(&o, &trust, Options::default()).unwrap_err();
+        assert!(matches!(f.error, VerifyError::Chain(_)), "{f}");
+        assert_eq!(f.error.code(), "certificate-expired");
+    }
     const ONLINE: &str = "e3132299e38bef6cc64565fd666f9da8d73a8d84.commit";
 
     #[test]
@@ -552,14 +854,13 @@ mod tests {
         let f = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap_err();
         assert!(matches!(f.error, VerifyError::NoLogEntry));
         assert_eq!(f.kind(), FailureKind::Error);
-        let f = verify_online(
-            &c,
-            "e3132299e38bef6cc64565fd666f9da8d73a8d84",
-            &[],
-            TrustedRoot::production(),
-            &Options::default(),
-        )
-        .unwrap_err();
+        let online = Log::Online {
+            object_id: "e3132299e38bef6cc64565fd666f9da8d73a8d84",
+            candidates: &[],
+        };
+        let f = Verifier::new(TrustedRoot::production(), Options::default())
+            .verify(&c, online, &Policy::AnyFulcioIdentity)
+            .unwrap_err();
         assert!(matches!(
             f.error,
             VerifyError::NoMatchingOnlineEntry { candidates: 0, .. }
@@ -610,7 +911,6 @@ mod tests {
     fn the_wrong_identity_fails_the_policy_but_not_the_signature() {
         let o = vector(OFFLINE);
         let c = check_signature(&o.payload, &o.signature, TrustedRoot::production()).unwrap();
-        let v = verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap();
         let p = IdentityPolicy::new(
             Some("mallory@example.com"),
             None,
@@ -618,8 +918,12 @@ mod tests {
             None,
         )
         .unwrap();
-        let f = v.check_policy(&p).unwrap_err();
+        verify_offline(&c, TrustedRoot::production(), &Options::default()).unwrap();
+        let f = Verifier::new(TrustedRoot::production(), Options::default())
+            .verify(&c, Log::Embedded, &Policy::Identity(p))
+            .unwrap_err();
         assert!(matches!(f.error, VerifyError::Policy(_)));
+        assert_eq!(f.identity.as_deref(), Some("billy@chainguard.dev"));
     }
 
     #[test]

@@ -107,6 +107,25 @@ fn matcher(
 }
 
 /// The expected signer.
+/// Whose signature is acceptable: every verification names one, there is no default.
+#[derive(Debug, Clone)]
+pub enum Policy {
+    /// Any identity a Fulcio CA of the trusted root vouched for. git's verify mode uses it:
+    /// git shows the identity (GOODSIG's uid) and the user or a later policy judges it, as
+    /// sigstore-go's `WithoutIdentitiesUnsafe` and sigstore-python's `UnsafeNoOp` allow.
+    AnyFulcioIdentity,
+    Identity(IdentityPolicy),
+}
+
+impl Policy {
+    pub fn check(&self, identity: &str, issuer: Option<&str>) -> Result<(), PolicyError> {
+        match self {
+            Policy::AnyFulcioIdentity => Ok(()),
+            Policy::Identity(p) => p.check(identity, issuer),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct IdentityPolicy {
     pub identity: Matcher,

@@ -9,8 +9,9 @@ use crate::core::git::gitobj::HashAlgo;
 use crate::core::sigstore::trust::TrustedRoot;
 use crate::core::time::UnixTime;
 use crate::core::tlog::{self, LogEntry, TlogError, VerifiedEntry};
-use crate::core::x509::cert::{self, CertError, Certificate, Identity, San};
-use crate::core::x509::sct::{self, SctError};
+use crate::core::verify::certificate::{self, CertificateError, Memo, Sct};
+use crate::core::x509::cert::{CertError, Certificate, Identity, San};
+use crate::core::x509::sct::SctError;
 
 /// How far in the future a fresh certificate's notBefore may be (the CA's clock and ours).
 pub const CLOCK_SKEW: i64 = 60;
@@ -94,9 +95,14 @@ pub fn check_issued_certificate(
     } else {
         now
     };
-    let verified =
-        cert::verify_chain(&leaf, &trust.certificate_authorities, at).map_err(IssueError::Chain)?;
-    sct::verify_embedded_sct(&leaf, &verified.issuer, &trust.ctlogs).map_err(IssueError::Sct)?;
+    certificate::verify_certificate(&leaf, trust, &[at], Sct::Required, &Memo::default()).map_err(
+        |e| match e {
+            CertificateError::Chain { source, .. } => IssueError::Chain(source),
+            CertificateError::Sct(e) => IssueError::Sct(e),
+            CertificateError::Identity(e) => IssueError::Leaf(e),
+            CertificateError::NoTime => IssueError::Chain(CertError::NoCaValidAt { at }),
+        },
+    )?;
     Ok(leaf)
 }
 
@@ -183,6 +189,7 @@ pub fn payload_signer_email(payload: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::x509::cert;
 
     #[test]
     fn finds_the_committer_or_tagger_email_in_the_headers_only() {

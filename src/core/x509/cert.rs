@@ -659,7 +659,7 @@ impl Certificate {
     }
 
     /// Checks that `issuer`'s key signed this certificate.
-    fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), CertError> {
+    pub(crate) fn verify_signed_by(&self, issuer: &Certificate) -> Result<(), CertError> {
         if self.verified_by.get().is_some_and(|d| d == issuer.der()) {
             return Ok(());
         }
@@ -752,6 +752,22 @@ pub fn verify_chain(
     cas: &[CertificateAuthority],
     at: UnixTime,
 ) -> Result<VerifiedChain, CertError> {
+    verify_chain_using(leaf, cas, at, &|child, parent| {
+        child.verify_signed_by(parent)
+    })
+}
+
+/// A check that `child` is signed by `parent`: [`Certificate::verify_signed_by`], or a
+/// caller's memo of its successes (`core::verify::certificate`).
+pub type SignedBy<'a> = dyn Fn(&Certificate, &Certificate) -> Result<(), CertError> + 'a;
+
+/// [`verify_chain`] with the leaf's signature checked by `signed_by`.
+pub fn verify_chain_using(
+    leaf: &Certificate,
+    cas: &[CertificateAuthority],
+    at: UnixTime,
+    signed_by: &SignedBy<'_>,
+) -> Result<VerifiedChain, CertError> {
     leaf.check_valid_at(at)?;
     leaf.check_critical_extensions()?;
     if leaf.basic_constraints()?.0 {
@@ -775,7 +791,7 @@ pub fn verify_chain(
                 continue;
             }
             let path = &ca.certs[start..];
-            match check_path(leaf, path, at) {
+            match check_path(leaf, path, at, signed_by) {
                 Ok(()) => {
                     return Ok(VerifiedChain {
                         issuer: path[0].clone(),
@@ -825,7 +841,7 @@ pub fn path_to_authority<'a>(
             continue;
         }
         let path = &ca.certs[start..];
-        match check_path(leaf, path, at) {
+        match check_path(leaf, path, at, &|c, p| c.verify_signed_by(p)) {
             Ok(()) => return Ok(path),
             Err(e) => best = Some(e),
         }
@@ -848,10 +864,15 @@ pub fn check_issuers(
             issuer: leaf.issuer_string(),
         });
     }
-    check_path(leaf, path, at)
+    check_path(leaf, path, at, &|c, p| c.verify_signed_by(p))
 }
 
-fn check_path(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<(), CertError> {
+fn check_path(
+    leaf: &Certificate,
+    path: &[Certificate],
+    at: UnixTime,
+    signed_by: &SignedBy<'_>,
+) -> Result<(), CertError> {
     let mut child = leaf;
     for (below, parent) in path.iter().enumerate() {
         if child.issuer_raw() != parent.subject_raw() {
@@ -888,7 +909,7 @@ fn check_path(leaf: &Certificate, path: &[Certificate], at: UnixTime) -> Result<
         // `verify_anchor_signatures` (the test suite does it for the compiled-in root);
         // re-checking them on every call would triple the cost of a P-384 chain.
         if below == 0 {
-            child.verify_signed_by(parent)?;
+            signed_by(child, parent)?;
         }
         child = parent;
     }

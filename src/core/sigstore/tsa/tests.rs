@@ -568,7 +568,7 @@ fn errors_are_one_line() {
 // Hand-made tokens from a test TSA (fixed keys of `core::testcert`), for the certificate
 // profile and time edges that no conformance case reaches.
 
-mod minted {
+pub(crate) mod minted {
     use ecdsa::signature::Signer;
 
     use super::*;
