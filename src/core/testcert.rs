@@ -3,7 +3,7 @@
 
 use ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
-use spki::EncodePublicKey;
+use p256::pkcs8::EncodePublicKey;
 
 use crate::core::asn1::der::{encode, tag};
 use crate::core::time::{UnixTime, civil_from_unix};

@@ -9,7 +9,7 @@ use gitsign::core::asn1::der::{encode, tag};
 use gitsign::core::cms::{self, builder::Signer};
 use gitsign::core::{asn1::pem, x509::keys};
 use p256::ecdsa::{Signature, SigningKey};
-use spki::EncodePublicKey;
+use p256::pkcs8::EncodePublicKey;
 
 const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
 const OID_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];

@@ -104,6 +104,15 @@ impl<'a> Tlv<'a> {
         Ok(self)
     }
 
+    /// Content of a minimally encoded, positive INTEGER of at most `max` content bytes.
+    pub fn positive_integer(&self, max: usize) -> Result<&'a [u8], DerError> {
+        let v = check_integer(self)?;
+        if v[0] & 0x80 != 0 || v.len() > max || v.iter().all(|b| *b == 0) {
+            return Err(DerError::BadInteger { at: self.offset });
+        }
+        Ok(v)
+    }
+
     /// Content of an INTEGER that must be non-negative and fit in a u64.
     pub fn as_u64(&self) -> Result<u64, DerError> {
         let v = check_integer(self)?;
@@ -137,6 +146,35 @@ fn check_integer<'a>(t: &Tlv<'a>) -> Result<&'a [u8], DerError> {
         return Err(DerError::BadInteger { at: t.offset });
     }
     Ok(v)
+}
+
+/// An OBJECT IDENTIFIER's content as X.690 §8.19 and common decoders (const-oid) accept it:
+/// 1 to 39 bytes, the first two arcs in one byte (second arc below 40), every later arc
+/// minimal base 128 within 32 bits, the last byte closing an arc.
+fn well_formed_oid(v: &[u8]) -> bool {
+    let Some((&first, rest)) = v.split_first() else {
+        return false;
+    };
+    if first >= 120 || v.len() > 39 {
+        return false;
+    }
+    let mut arc: u32 = 0;
+    let mut fresh = true;
+    for &b in rest {
+        if fresh && b == 0x80 {
+            return false;
+        }
+        fresh = false;
+        arc = match arc.checked_mul(0x80) {
+            Some(a) => a | u32::from(b & 0x7f),
+            None => return false,
+        };
+        if b & 0x80 == 0 {
+            arc = 0;
+            fresh = true;
+        }
+    }
+    fresh
 }
 
 /// A cursor over a sequence of DER elements.
@@ -204,6 +242,12 @@ impl<'a> Reader<'a> {
             .ok_or(DerError::Truncated { at })?;
         if end > self.data.len() {
             return Err(DerError::Truncated { at });
+        }
+        if tag == tag::OID && !well_formed_oid(&self.data[start + header..end]) {
+            return Err(DerError::BadValue {
+                at,
+                what: "OBJECT IDENTIFIER",
+            });
         }
         self.pos = end;
         Ok(Tlv {

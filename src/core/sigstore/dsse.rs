@@ -173,7 +173,7 @@ mod tests {
 
     fn key() -> (p256::ecdsa::SigningKey, PublicKey) {
         let sk = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
-        let spki = spki::EncodePublicKey::to_public_key_der(sk.verifying_key()).unwrap();
+        let spki = p256::pkcs8::EncodePublicKey::to_public_key_der(sk.verifying_key()).unwrap();
         (sk, PublicKey::from_spki_der(spki.as_bytes()).unwrap())
     }
 

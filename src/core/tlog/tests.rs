@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ecdsa::signature::Signer as _;
-use spki::EncodePublicKey as _;
+use p256::pkcs8::EncodePublicKey as _;
 
 use super::merkle::tests::{path, root};
 use super::*;

@@ -12,12 +12,11 @@
 use std::fmt;
 use std::ops::Range;
 
-use der::Decode;
-
 use crate::core::asn1::der::{self as tlv, DerError, Tlv, tag};
 use crate::core::sigstore::trust::CertificateAuthority;
 use crate::core::time::{TimeError, UnixTime, format_rfc3339, parse_asn1_time};
 use crate::core::x509::keys::{self, HashAlg, KeyError, PublicKey};
+use crate::core::x509::name;
 
 /// sha{256,384,512}WithRSAEncryption (RFC 4055), DER OID contents.
 const RSA_WITH_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
@@ -55,9 +54,7 @@ pub mod oid {
 /// Why a certificate was rejected. Display is one human line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertError {
-    /// `x509-cert` refused the DER.
-    Decode(String),
-    /// Our own walk of the DER failed.
+    /// The DER is not a certificate (the strict reader's finding).
     Der(DerError),
     Malformed {
         what: &'static str,
@@ -120,7 +117,6 @@ impl fmt::Display for CertError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use CertError::*;
         match self {
-            Decode(e) => write!(f, "malformed certificate: {e}"),
             Der(e) => write!(f, "malformed certificate: {e}"),
             Malformed { what } => write!(f, "malformed certificate: bad {what}"),
             BadTime(e) => write!(f, "malformed certificate validity: {e}"),
@@ -214,10 +210,35 @@ impl From<DerError> for CertError {
 
 /// Dotted form of an OID given as DER content bytes (hex if it is not a valid OID).
 pub fn oid_string(bytes: &[u8]) -> String {
-    match der::asn1::ObjectIdentifier::from_bytes(bytes) {
-        Ok(o) => o.to_string(),
-        Err(_) => hex(bytes),
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut arc: u64 = 0;
+    let mut fresh = true;
+    for &b in bytes {
+        // Base 128, minimal (no leading 0x80), within u64.
+        if (fresh && b == 0x80) || arc >> 57 != 0 {
+            return hex(bytes);
+        }
+        fresh = false;
+        arc = (arc << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            arcs.push(arc);
+            arc = 0;
+            fresh = true;
+        }
     }
+    let Some((&first, rest)) = arcs.split_first().filter(|_| fresh) else {
+        return hex(bytes);
+    };
+    let (a, b) = match first {
+        0..40 => (0, first),
+        40..80 => (1, first - 40),
+        _ => (2, first - 80),
+    };
+    let mut out = format!("{a}.{b}");
+    for r in rest {
+        out.push_str(&format!(".{r}"));
+    }
+    out
 }
 pub(crate) use crate::core::git::gitobj::hex;
 
@@ -234,7 +255,6 @@ pub struct Certificate {
     der: Vec<u8>,
     tbs: Range<usize>,
     serial: Range<usize>,
-    tbs_sig_alg: Range<usize>,
     issuer: Range<usize>,
     subject: Range<usize>,
     spki: Range<usize>,
@@ -267,6 +287,28 @@ impl PartialEq for Certificate {
 }
 impl Eq for Certificate {}
 
+/// An AlgorithmIdentifier: an OID and at most one parameters element, of a type parameters
+/// take in X.509 (NULL, a curve OID, a SEQUENCE as RSA-PSS has).
+fn check_algorithm(alg: &Tlv<'_>) -> Result<(), CertError> {
+    let mut a = alg.reader();
+    a.read(tag::OID)?;
+    if !a.is_empty() {
+        let params = a.any()?;
+        let ok = match params.tag {
+            tag::NULL => params.value.is_empty(),
+            tag::OID | tag::SEQUENCE => true,
+            _ => false,
+        };
+        if !ok {
+            return Err(CertError::Malformed {
+                what: "algorithm parameters",
+            });
+        }
+    }
+    a.finish()?;
+    Ok(())
+}
+
 fn range(t: &Tlv<'_>) -> Range<usize> {
     t.offset..t.offset + t.raw.len()
 }
@@ -279,8 +321,6 @@ fn value_range(t: &Tlv<'_>) -> Range<usize> {
 impl Certificate {
     /// Parses one DER certificate; trailing bytes are an error.
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
-        x509_cert::Certificate::from_der(der).map_err(|e| CertError::Decode(e.to_string()))?;
-
         let cert = tlv::parse_single(der, tag::SEQUENCE)?;
         let mut r = cert.reader();
         let tbs = r.read(tag::SEQUENCE)?;
@@ -300,13 +340,35 @@ impl Certificate {
             });
         }
         let serial = t.read(tag::INTEGER)?;
+        // RFC 5280 §4.1.2.2: positive, at most 20 octets (21 with the sign byte).
+        serial.positive_integer(21)?;
         let tbs_sig_alg = t.read(tag::SEQUENCE)?;
+        check_algorithm(&tbs_sig_alg)?;
         let issuer = t.read(tag::SEQUENCE)?;
+        name::check(issuer.raw)?;
         let validity = t.read(tag::SEQUENCE)?;
         let subject = t.read(tag::SEQUENCE)?;
+        name::check(subject.raw)?;
+        // RFC 5280 §4.1.1.2: the same algorithm inside and outside the signed part.
+        if tbs_sig_alg.raw != sig_alg.raw {
+            return Err(CertError::SignatureAlgorithmMismatch {
+                subject: name::to_rfc4514(subject.raw).unwrap_or_default(),
+            });
+        }
         let spki = t.read(tag::SEQUENCE)?;
-        t.optional(tag::context_primitive(1))?;
-        t.optional(tag::context_primitive(2))?;
+        let mut k = spki.reader();
+        check_algorithm(&k.read(tag::SEQUENCE)?)?;
+        k.read(tag::BIT_STRING)?.bit_string_bytes()?;
+        k.finish()?;
+        for unique_id in [1, 2] {
+            if let Some(id) = t.optional(tag::context_primitive(unique_id))?
+                && id.value.first().is_none_or(|unused| *unused >= 8)
+            {
+                return Err(CertError::Malformed {
+                    what: "unique identifier",
+                });
+            }
+        }
         let exts = t.optional(tag::context(3))?;
         t.finish()?;
 
@@ -363,7 +425,6 @@ impl Certificate {
             der: der.to_vec(),
             tbs: range(&tbs),
             serial: value_range(&serial),
-            tbs_sig_alg: range(&tbs_sig_alg),
             issuer: range(&issuer),
             subject: range(&subject),
             spki: range(&spki),
@@ -440,15 +501,11 @@ impl Certificate {
 
     /// The subject as an RFC 4514 string (empty for Fulcio leaves).
     pub fn subject_string(&self) -> String {
-        x509_cert::name::Name::from_der(self.subject_raw())
-            .map(|n| n.to_string())
-            .unwrap_or_default()
+        name::to_rfc4514(self.subject_raw()).unwrap_or_default()
     }
 
     pub fn describe(&self) -> String {
-        let subject = x509_cert::name::Name::from_der(self.subject_raw())
-            .map(|n| n.to_string())
-            .unwrap_or_default();
+        let subject = self.subject_string();
         if subject.is_empty() {
             format!("with empty subject (serial {})", hex(self.serial()))
         } else {
@@ -457,9 +514,9 @@ impl Certificate {
     }
 
     fn issuer_string(&self) -> String {
-        x509_cert::name::Name::from_der(self.issuer_raw())
+        name::to_rfc4514(self.issuer_raw())
             .map(|n| format!("\"{n}\""))
-            .unwrap_or_else(|_| hex(self.issuer_raw()))
+            .unwrap_or_else(|| hex(self.issuer_raw()))
     }
 
     /// The signer identity: the SAN (email or URI) and the OIDC issuer from Fulcio's extensions.
@@ -626,12 +683,8 @@ impl Certificate {
     /// The signature scheme and hash named by this certificate's signature algorithm:
     /// ECDSA, or RSA PKCS#1 v1.5 (private Fulcio deployments use RSA CAs).
     fn signature_scheme(&self) -> Result<(bool, HashAlg), CertError> {
+        // from_der refused a certificate whose inner and outer algorithms differ.
         let outer = &self.der[self.sig_alg.clone()];
-        if outer != &self.der[self.tbs_sig_alg.clone()] {
-            return Err(CertError::SignatureAlgorithmMismatch {
-                subject: self.describe(),
-            });
-        }
         let alg = tlv::parse_single(outer, tag::SEQUENCE)?;
         let mut r = alg.reader();
         let oid = r.read(tag::OID)?;
@@ -1056,7 +1109,7 @@ mod tests {
         der.push(0x00);
         assert!(matches!(
             Certificate::from_der(&der),
-            Err(CertError::Decode(_))
+            Err(CertError::Der(DerError::TrailingBytes { .. }))
         ));
     }
 
@@ -1288,10 +1341,8 @@ mod tests {
         let alg_oid_last = outer_at + 2 + 2 + 7;
         assert_eq!(bad[alg_oid_last], 0x03);
         bad[alg_oid_last] = 0x02;
-        let bad = Certificate::from_der(&bad).unwrap();
-        let root = TrustedRoot::production();
         assert!(matches!(
-            verify_chain(&bad, &root.certificate_authorities, bad.not_before()),
+            Certificate::from_der(&bad),
             Err(CertError::SignatureAlgorithmMismatch { .. })
         ));
     }
@@ -1322,7 +1373,7 @@ mod tests {
         exts.push(tc::eku(oid::CODE_SIGNING));
         assert!(matches!(
             Certificate::from_der(&tc::leaf("Test Intermediate", 2, exts)),
-            Err(CertError::DuplicateExtension { .. }) | Err(CertError::Decode(_))
+            Err(CertError::DuplicateExtension { .. })
         ));
     }
 

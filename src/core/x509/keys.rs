@@ -5,7 +5,8 @@ use std::fmt;
 
 use ecdsa::signature::hazmat::PrehashVerifier;
 use sha2::Digest;
-use spki::DecodePublicKey;
+
+use crate::core::asn1::der::{self as tlv, Tlv, tag};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlg {
@@ -87,20 +88,32 @@ impl fmt::Debug for PublicKey {
 }
 
 impl PublicKey {
-    /// Parses a DER SubjectPublicKeyInfo.
+    /// Parses a DER SubjectPublicKeyInfo (on the strict reader; the curve crates only
+    /// validate the point).
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
-        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
-            let sec1 = k.to_sec1_point(false).as_bytes().to_vec();
-            return Ok(PublicKey::P256(EcKey { sec1 }));
+        let (alg, params, key) = spki_parts(der).ok_or(KeyError::UnsupportedKey)?;
+        let params = params.map(|p| (p.tag, p.value));
+        match (alg, params) {
+            (EC_PUBLIC_KEY, Some((tag::OID, P256))) => {
+                let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                    .map_err(|_| KeyError::UnsupportedKey)?;
+                let sec1 = k.to_sec1_point(false).as_bytes().to_vec();
+                Ok(PublicKey::P256(EcKey { sec1 }))
+            }
+            (EC_PUBLIC_KEY, Some((tag::OID, P384))) => {
+                let k = p384::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                    .map_err(|_| KeyError::UnsupportedKey)?;
+                let sec1 = k.to_sec1_point(false).as_bytes().to_vec();
+                Ok(PublicKey::P384(EcKey { sec1 }))
+            }
+            (ED25519, None) => {
+                let bytes: &[u8; 32] = key.try_into().map_err(|_| KeyError::UnsupportedKey)?;
+                ed25519_dalek::VerifyingKey::from_bytes(bytes)
+                    .map(PublicKey::Ed25519)
+                    .map_err(|_| KeyError::UnsupportedKey)
+            }
+            _ => Err(KeyError::UnsupportedKey),
         }
-        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
-            let sec1 = k.to_sec1_point(false).as_bytes().to_vec();
-            return Ok(PublicKey::P384(EcKey { sec1 }));
-        }
-        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
-            return Ok(PublicKey::Ed25519(k));
-        }
-        Err(KeyError::UnsupportedKey)
     }
 
     /// The hash an ECDSA key signs with by default (Sigstore's conventions).
@@ -158,6 +171,31 @@ impl PublicKey {
     }
 }
 
+const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+/// A SubjectPublicKeyInfo's algorithm OID, its parameters (if any) and the key bytes of
+/// its BIT STRING; `None` unless it is exactly that, in DER.
+fn spki_parts(der: &[u8]) -> Option<(&[u8], Option<Tlv<'_>>, &[u8])> {
+    let spki = tlv::parse_single(der, tag::SEQUENCE).ok()?;
+    let mut r = spki.reader();
+    let alg = r.read(tag::SEQUENCE).ok()?;
+    let key = r.read(tag::BIT_STRING).ok()?.bit_string_bytes().ok()?;
+    r.finish().ok()?;
+    let mut a = alg.reader();
+    let oid = a.read(tag::OID).ok()?;
+    let params = if a.is_empty() {
+        None
+    } else {
+        Some(a.any().ok()?)
+    };
+    a.finish().ok()?;
+    Some((oid.value, params, key))
+}
+
 /// Verifies an RSA PKCS#1 v1.5 signature (2048–8192-bit keys) by the key in a DER
 /// SubjectPublicKeyInfo. Only certificate signatures use RSA (private Fulcio CAs); Sigstore
 /// signing keys stay ECDSA or Ed25519, so RSA is not a [`PublicKey`].
@@ -167,19 +205,11 @@ pub fn verify_rsa_pkcs1(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), KeyError> {
-    use der::Decode as _;
     use ring::signature as rs;
-    const RSA_ENCRYPTION: der::oid::ObjectIdentifier =
-        der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-    let spki =
-        spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|_| KeyError::UnsupportedKey)?;
-    if spki.algorithm.oid != RSA_ENCRYPTION {
-        return Err(KeyError::UnsupportedKey);
-    }
-    let pkcs1 = spki
-        .subject_public_key
-        .as_bytes()
-        .ok_or(KeyError::UnsupportedKey)?;
+    let pkcs1 = match spki_parts(spki_der) {
+        Some((RSA_ENCRYPTION, Some(p), key)) if p.tag == tag::NULL && p.value.is_empty() => key,
+        _ => return Err(KeyError::UnsupportedKey),
+    };
     let alg: &'static rs::RsaParameters = match hash {
         HashAlg::Sha256 => &rs::RSA_PKCS1_2048_8192_SHA256,
         HashAlg::Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
@@ -198,7 +228,7 @@ mod tests {
     fn ring_and_rustcrypto_agree_on_p256_signatures() {
         use p256::ecdsa::signature::Signer;
         let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let spki = spki::EncodePublicKey::to_public_key_der(sk.verifying_key()).unwrap();
+        let spki = p256::pkcs8::EncodePublicKey::to_public_key_der(sk.verifying_key()).unwrap();
         let key = PublicKey::from_spki_der(spki.as_bytes()).unwrap();
         let sig: p256::ecdsa::DerSignature = sk.sign(b"message");
         key.verify(HashAlg::Sha256, b"message", sig.as_bytes())

@@ -3,4 +3,5 @@
 
 pub mod cert;
 pub mod keys;
+pub mod name;
 pub mod sct;
