@@ -260,3 +260,66 @@ fn a_non_utf8_variable_verification_does_not_use_does_not_fail_it_but_a_trust_on
         "{human}"
     );
 }
+
+/// Verify mode in `dir` with `sig`, with `home/.gitconfig` as the global config.
+fn verify_mode_error_in(s: &Scratch, dir: &std::path::Path) -> String {
+    let v = vectors().into_iter().find(|v| v.embedded).unwrap();
+    let raw = v.raw();
+    let sig =
+        gitsign::core::git::gitobj::split_commit(&raw, gitsign::core::git::gitobj::HashAlgo::Sha1)
+            .unwrap();
+    let sigfile = s.dir.path().join("sig");
+    std::fs::write(&sigfile, &sig.signature).unwrap();
+    let mut child = s
+        .command(BIN, dir)
+        .env("GIT_CONFIG_GLOBAL", s.home().join(".gitconfig"))
+        .args(["--status-fd=1", "--verify", sigfile.to_str().unwrap(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It may fail before reading its input: a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(&sig.payload);
+    let out = child.wait_with_output().unwrap();
+    text(&out.stderr)
+}
+
+#[test]
+fn trusted_root_set_in_a_sha256_repositorys_config_is_used_in_verify_mode() {
+    let s = Scratch::new();
+    let r = s.dir.path().join("r256");
+    let out = s.git(
+        &["init", "-q", "--object-format=sha256", r.to_str().unwrap()],
+        s.dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    s.git(
+        &["config", "gitsign.trustedRoot", "/nonexistent/tr.json"],
+        &r,
+    );
+    let err = verify_mode_error_in(&s, &r);
+    assert!(err.contains("/nonexistent/tr.json"), "{err}");
+}
+
+#[test]
+fn trusted_root_set_through_include_if_gitdir_is_used_in_verify_mode() {
+    let s = Scratch::new();
+    let inc = s.dir.path().join("inc.cfg");
+    std::fs::write(&inc, "[gitsign]\n\ttrustedRoot = /nonexistent/inc.json\n").unwrap();
+    std::fs::write(
+        s.home().join(".gitconfig"),
+        format!("[includeIf \"gitdir:repo/\"]\n\tpath = {}\n", inc.display()),
+    )
+    .unwrap();
+    // git itself sees it (the oracle).
+    let git = s
+        .command("git", &s.repo())
+        .env("GIT_CONFIG_GLOBAL", s.home().join(".gitconfig"))
+        .args(["config", "--get", "gitsign.trustedRoot"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&git.stdout).trim(), "/nonexistent/inc.json");
+    let err = verify_mode_error_in(&s, &s.repo());
+    assert!(err.contains("/nonexistent/inc.json"), "{err}");
+}

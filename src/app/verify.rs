@@ -216,8 +216,12 @@ fn read_input(path: Option<&Path>) -> Result<Vec<u8>, AppError> {
 
 fn settings_here() -> Result<(Settings, Option<Repo>), AppError> {
     let repo = Repo::discover().ok();
-    let settings =
-        Settings::load(repo.as_ref().map(|r| r.git_dir()).as_deref()).map_err(AppError::usage)?;
+    // libgit2 cannot open a SHA-256 repository, but its config still applies.
+    let git_dir = repo
+        .as_ref()
+        .map(Repo::git_dir)
+        .or_else(crate::io::git::discover_git_dir);
+    let settings = Settings::load(git_dir.as_deref()).map_err(AppError::usage)?;
     Ok((settings, repo))
 }
 

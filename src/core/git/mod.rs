@@ -4,3 +4,4 @@
 pub mod gitobj;
 pub mod shellwords;
 pub mod status;
+pub mod wildmatch;
