@@ -21,7 +21,6 @@
 mod browser;
 mod device;
 mod http;
-pub mod jwt;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,7 +33,7 @@ use crate::io::progress::Progress;
 
 pub use browser::{PasteInput, Pkce, opener_command};
 pub use device::{PollAction, poll_action};
-use jwt::{Jwt, JwtError};
+use crate::core::oidc::jwt::{self, Expectations, Jwt, JwtError};
 
 /// cosign's `filesystem` provider reads this file.
 pub const COSIGN_TOKEN_FILE: &str = "/var/run/sigstore/cosign/oidc-token";
@@ -489,12 +488,15 @@ fn verify_id_token(
         url: settings.issuer.clone(),
         error,
     };
-    let jwt = Jwt::parse(&raw).map_err(invalid)?;
     let jwks = client.jwks(&discovery.jwks_uri)?;
-    jwt.verify_signature(&raw, &jwks).map_err(invalid)?;
-    jwt.check_id_token_claims(&discovery.issuer, &settings.client_id, nonce, now)
-        .map_err(invalid)?;
-    IdToken::from_jwt(raw.to_string(), &jwt).map_err(invalid)
+    let expect = Expectations {
+        issuer: &discovery.issuer,
+        client_id: &settings.client_id,
+        nonce,
+        now,
+    };
+    let verified = jwt::verify(&raw, &jwks, &expect).map_err(invalid)?;
+    IdToken::from_jwt(raw.to_string(), &verified).map_err(invalid)
 }
 
 #[cfg(test)]

@@ -89,6 +89,97 @@ impl fmt::Display for JwtError {
 
 impl std::error::Error for JwtError {}
 
+/// The signature algorithms accepted (RFC 7518 names); `none` and HMAC never are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    Es256,
+    Es384,
+    Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
+    EdDsa,
+}
+
+impl Alg {
+    pub fn from_name(name: &str) -> Result<Alg, JwtError> {
+        Ok(match name {
+            "ES256" => Alg::Es256,
+            "ES384" => Alg::Es384,
+            "RS256" => Alg::Rs256,
+            "RS384" => Alg::Rs384,
+            "RS512" => Alg::Rs512,
+            "PS256" => Alg::Ps256,
+            "PS384" => Alg::Ps384,
+            "PS512" => Alg::Ps512,
+            "EdDSA" => Alg::EdDsa,
+            other => return Err(JwtError::UnsupportedAlg(other.to_string())),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::Es256 => "ES256",
+            Alg::Es384 => "ES384",
+            Alg::Rs256 => "RS256",
+            Alg::Rs384 => "RS384",
+            Alg::Rs512 => "RS512",
+            Alg::Ps256 => "PS256",
+            Alg::Ps384 => "PS384",
+            Alg::Ps512 => "PS512",
+            Alg::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The JWK `kty` of this algorithm's keys.
+    fn kty(self) -> &'static str {
+        match self {
+            Alg::Es256 | Alg::Es384 => "EC",
+            Alg::EdDsa => "OKP",
+            _ => "RSA",
+        }
+    }
+}
+
+/// What an ID token must say (OIDC Core §3.1.3.7): who issued it, for whom, the nonce of
+/// this sign-in, and the time to check it at.
+#[derive(Debug, Clone, Copy)]
+pub struct Expectations<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub nonce: Option<&'a str>,
+    pub now: u64,
+}
+
+/// An ID token whose signature and claims verified.
+#[derive(Clone)]
+pub struct VerifiedClaims {
+    pub alg: Alg,
+    pub token: Jwt,
+}
+
+impl std::ops::Deref for VerifiedClaims {
+    type Target = Jwt;
+    fn deref(&self) -> &Jwt {
+        &self.token
+    }
+}
+
+/// The one ID-token check: parse `token`, verify its signature with a key of `jwks`, then
+/// its claims against `expect`.
+pub fn verify(
+    token: &str,
+    jwks: &Value,
+    expect: &Expectations<'_>,
+) -> Result<VerifiedClaims, JwtError> {
+    let jwt = Jwt::parse(token)?;
+    let alg = jwt.verify_signature(token, jwks)?;
+    jwt.check_id_token_claims(expect.issuer, expect.client_id, expect.nonce, expect.now)?;
+    Ok(VerifiedClaims { alg, token: jwt })
+}
+
 /// A compact JWS split and decoded, not yet verified.
 #[derive(Clone)]
 pub struct Jwt {
@@ -202,7 +293,7 @@ impl Jwt {
 
     /// OIDC Core §3.1.3.7 steps 2-4, 9-11: issuer, audience (and `azp` when there are
     /// several audiences), times, nonce.
-    pub fn check_id_token_claims(
+    fn check_id_token_claims(
         &self,
         issuer: &str,
         client_id: &str,
@@ -253,18 +344,14 @@ impl Jwt {
     /// Checks the signature of `token` (the exact string this was parsed from) against the
     /// keys of a JWK set. A `kid` in the header must name a key; without one, every key of
     /// the algorithm's type is tried.
-    pub fn verify_signature(&self, token: &str, jwks: &Value) -> Result<(), JwtError> {
+    fn verify_signature(&self, token: &str, jwks: &Value) -> Result<Alg, JwtError> {
         let token = token.trim();
         let input = token
             .as_bytes()
             .get(..self.signing_input_len)
             .ok_or(JwtError::Malformed("token changed since parsing"))?;
-        let kty = match self.alg.as_str() {
-            "ES256" | "ES384" => "EC",
-            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => "RSA",
-            "EdDSA" => "OKP",
-            other => return Err(JwtError::UnsupportedAlg(other.to_string())),
-        };
+        let alg = Alg::from_name(&self.alg)?;
+        let kty = alg.kty();
         let keys = jwks
             .get("keys")
             .and_then(Value::as_array)
@@ -285,8 +372,8 @@ impl Jwt {
         let mut tried = false;
         for key in candidates.by_ref() {
             tried = true;
-            if verify_with_jwk(&self.alg, key, input, &self.signature)? {
-                return Ok(());
+            if verify_with_jwk(alg, key, input, &self.signature)? {
+                return Ok(alg);
             }
         }
         if tried {
@@ -311,10 +398,10 @@ fn jwk_field(key: &Value, name: &str) -> Result<Vec<u8>, JwtError> {
 }
 
 /// Ok(false) when the key is usable but the signature does not verify under it.
-fn verify_with_jwk(alg: &str, key: &Value, input: &[u8], sig: &[u8]) -> Result<bool, JwtError> {
+fn verify_with_jwk(alg: Alg, key: &Value, input: &[u8], sig: &[u8]) -> Result<bool, JwtError> {
     match alg {
-        "ES256" | "ES384" => {
-            let (crv, len, ring_alg) = if alg == "ES256" {
+        Alg::Es256 | Alg::Es384 => {
+            let (crv, len, ring_alg) = if alg == Alg::Es256 {
                 ("P-256", 32, &signature::ECDSA_P256_SHA256_FIXED)
             } else {
                 ("P-384", 48, &signature::ECDSA_P384_SHA384_FIXED)
@@ -334,7 +421,7 @@ fn verify_with_jwk(alg: &str, key: &Value, input: &[u8], sig: &[u8]) -> Result<b
                 .verify(input, sig)
                 .is_ok())
         }
-        "EdDSA" => {
+        Alg::EdDsa => {
             if key.get("crv").and_then(Value::as_str) != Some("Ed25519") {
                 return Ok(false);
             }
@@ -345,11 +432,11 @@ fn verify_with_jwk(alg: &str, key: &Value, input: &[u8], sig: &[u8]) -> Result<b
         }
         _ => {
             let params: &signature::RsaParameters = match alg {
-                "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
-                "RS384" => &signature::RSA_PKCS1_2048_8192_SHA384,
-                "RS512" => &signature::RSA_PKCS1_2048_8192_SHA512,
-                "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
-                "PS384" => &signature::RSA_PSS_2048_8192_SHA384,
+                Alg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                Alg::Rs384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+                Alg::Rs512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+                Alg::Ps256 => &signature::RSA_PSS_2048_8192_SHA256,
+                Alg::Ps384 => &signature::RSA_PSS_2048_8192_SHA384,
                 _ => &signature::RSA_PSS_2048_8192_SHA512,
             };
             let n = jwk_field(key, "n")?;
@@ -426,9 +513,15 @@ mod tests {
     fn check(claims: &Value) -> Result<(), JwtError> {
         let key = EsKey::new("k1");
         let t = key.token(claims);
-        let jwt = Jwt::parse(&t)?;
-        jwt.verify_signature(&t, &json!({"keys": [key.jwk()]}))?;
-        jwt.check_id_token_claims("https://issuer.example", "sigstore", Some("n0nce"), NOW)
+        let expect = Expectations {
+            issuer: "https://issuer.example",
+            client_id: "sigstore",
+            nonce: Some("n0nce"),
+            now: NOW,
+        };
+        verify(&t, &json!({"keys": [key.jwk()]}), &expect).map(|v| {
+            assert_eq!(v.alg, Alg::Es256);
+        })
     }
 
     #[test]
@@ -561,7 +654,7 @@ mod tests {
             Jwt::parse(&t)
                 .unwrap()
                 .verify_signature(&t, &json!({"keys": [jwk]})),
-            Ok(())
+            Ok(Alg::EdDsa)
         );
         // RS256: ring cannot generate RSA keys; this 2048-bit key was made with
         // `openssl genrsa 2048 | openssl pkcs8 -topk8 -nocrypt -outform DER | base64`.
@@ -589,7 +682,7 @@ mod tests {
         let jwt = Jwt::parse(&t).unwrap();
         assert_eq!(
             jwt.verify_signature(&t, &json!({"keys": [jwk.clone()]})),
-            Ok(())
+            Ok(Alg::Rs256)
         );
         // Flip one character well inside the signature (the last one carries padding bits).
         let mut tampered: Vec<char> = t.chars().collect();
