@@ -2,6 +2,24 @@
 
 use std::fmt;
 
+/// A validity window; both ends inclusive, no end = open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    pub start: UnixTime,
+    pub end: Option<UnixTime>,
+}
+
+impl Validity {
+    pub const ALWAYS: Validity = Validity {
+        start: 0,
+        end: None,
+    };
+
+    pub fn contains(&self, t: UnixTime) -> bool {
+        self.start <= t && self.end.is_none_or(|e| t <= e)
+    }
+}
+
 /// Seconds since 1970-01-01T00:00:00Z.
 pub type UnixTime = i64;
 

@@ -177,6 +177,42 @@ fn well_formed_oid(v: &[u8]) -> bool {
     fresh
 }
 
+/// Dotted form of an OID given as DER content bytes (hex if it is not a valid OID).
+pub fn oid_string(bytes: &[u8]) -> String {
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut arc: u64 = 0;
+    let mut fresh = true;
+    for &b in bytes {
+        // Base 128, minimal (no leading 0x80), within u64.
+        if (fresh && b == 0x80) || arc >> 57 != 0 {
+            return hex_string(bytes);
+        }
+        fresh = false;
+        arc = (arc << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            arcs.push(arc);
+            arc = 0;
+            fresh = true;
+        }
+    }
+    let Some((&first, rest)) = arcs.split_first().filter(|_| fresh) else {
+        return hex_string(bytes);
+    };
+    let (a, b) = match first {
+        0..40 => (0, first),
+        40..80 => (1, first - 40),
+        _ => (2, first - 80),
+    };
+    let mut out = format!("{a}.{b}");
+    for r in rest {
+        out.push_str(&format!(".{r}"));
+    }
+    out
+}
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A cursor over a sequence of DER elements.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {

@@ -13,7 +13,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::core::asn1::der::{self as tlv, DerError, Tlv, tag};
-use crate::core::sigstore::trust::CertificateAuthority;
+use crate::core::time::Validity;
 use crate::core::time::{TimeError, UnixTime, format_rfc3339, parse_asn1_time};
 use crate::core::x509::keys::{self, HashAlg, KeyError, PublicKey};
 use crate::core::x509::name;
@@ -208,39 +208,17 @@ impl From<DerError> for CertError {
     }
 }
 
-/// Dotted form of an OID given as DER content bytes (hex if it is not a valid OID).
-pub fn oid_string(bytes: &[u8]) -> String {
-    let mut arcs: Vec<u64> = Vec::new();
-    let mut arc: u64 = 0;
-    let mut fresh = true;
-    for &b in bytes {
-        // Base 128, minimal (no leading 0x80), within u64.
-        if (fresh && b == 0x80) || arc >> 57 != 0 {
-            return hex(bytes);
-        }
-        fresh = false;
-        arc = (arc << 7) | u64::from(b & 0x7f);
-        if b & 0x80 == 0 {
-            arcs.push(arc);
-            arc = 0;
-            fresh = true;
-        }
-    }
-    let Some((&first, rest)) = arcs.split_first().filter(|_| fresh) else {
-        return hex(bytes);
-    };
-    let (a, b) = match first {
-        0..40 => (0, first),
-        40..80 => (1, first - 40),
-        _ => (2, first - 80),
-    };
-    let mut out = format!("{a}.{b}");
-    for r in rest {
-        out.push_str(&format!(".{r}"));
-    }
-    out
-}
+pub use crate::core::asn1::der::oid_string;
 pub(crate) use crate::core::git::gitobj::hex;
+
+/// A certificate authority of a trusted root: its chain and the window it may issue in.
+#[derive(Debug, Clone)]
+pub struct CertificateAuthority {
+    pub uri: String,
+    /// As listed: the issuing (intermediate) certificate first, the root last.
+    pub certs: Vec<Certificate>,
+    pub valid_for: Validity,
+}
 
 #[derive(Debug, Clone)]
 struct Extension {
@@ -978,8 +956,9 @@ fn check_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::sigstore::trust::{TrustedRoot, Validity};
+    use crate::core::sigstore::trust::TrustedRoot;
     use crate::core::testcert::{self as tc, T0};
+    use crate::core::time::Validity;
     use crate::core::time::parse_rfc3339;
 
     fn fixture(name: &str) -> Vec<u8> {

@@ -4,8 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::core::asn1::der::{self as tlv, DerError, Tlv, tag};
-use crate::core::x509::cert::oid_string;
+use crate::core::asn1::der::{self as tlv, DerError, Tlv, oid_string, tag};
 
 /// Attribute types with a short name, as RFC 4514 §3 and common practice print them.
 const NAMES: &[(&[u8], &str)] = &[

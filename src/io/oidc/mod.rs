@@ -31,9 +31,9 @@ use zeroize::Zeroizing;
 use crate::io::config::Settings;
 use crate::io::progress::Progress;
 
+use crate::core::oidc::jwt::{self, Expectations, Jwt, JwtError};
 pub use browser::{PasteInput, Pkce, opener_command};
 pub use device::{PollAction, poll_action};
-use crate::core::oidc::jwt::{self, Expectations, Jwt, JwtError};
 
 /// cosign's `filesystem` provider reads this file.
 pub const COSIGN_TOKEN_FILE: &str = "/var/run/sigstore/cosign/oidc-token";

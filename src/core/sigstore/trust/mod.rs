@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::core::asn1::pem::{self, PemError};
-use crate::core::time::{TimeError, UnixTime, parse_rfc3339};
+use crate::core::time::{TimeError, parse_rfc3339};
 use crate::core::x509::cert::{CertError, Certificate};
 use crate::core::x509::keys::{PublicKey, sha256};
 
@@ -23,31 +23,8 @@ const MEDIA_TYPES: &[&str] = &[
     "application/vnd.dev.sigstore.trustedroot.v0.1+json",
 ];
 
-/// A validity window; both ends inclusive, no end = open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Validity {
-    pub start: UnixTime,
-    pub end: Option<UnixTime>,
-}
-
-impl Validity {
-    pub const ALWAYS: Validity = Validity {
-        start: 0,
-        end: None,
-    };
-
-    pub fn contains(&self, t: UnixTime) -> bool {
-        self.start <= t && self.end.is_none_or(|e| t <= e)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct CertificateAuthority {
-    pub uri: String,
-    /// As listed: the issuing (intermediate) certificate first, the root last.
-    pub certs: Vec<Certificate>,
-    pub valid_for: Validity,
-}
+pub use crate::core::time::Validity;
+pub use crate::core::x509::cert::CertificateAuthority;
 
 #[derive(Debug, Clone)]
 pub struct TransparencyLog {
