@@ -59,8 +59,21 @@ fn local_sigstore_runs_the_stack_binary_from_cargo_target_dir() {
 
 #[test]
 fn no_script_hard_codes_the_target_directory() {
-    for entry in std::fs::read_dir(root().join("scripts")).unwrap() {
-        let path = entry.unwrap().path();
+    // scripts/ and the files its scripts source (scripts/lib/).
+    let mut paths = Vec::new();
+    let mut dirs = vec![root().join("scripts")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                paths.push(path);
+            }
+        }
+    }
+    assert!(paths.iter().any(|p| p.ends_with("lib/gpgsm-home")));
+    for path in paths {
         let text = std::fs::read_to_string(&path).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split('#').next().unwrap_or_default();
