@@ -82,15 +82,28 @@ fn real_intermediate_name() -> Vec<u8> {
 
 /// gitsign in verify mode, called as git calls it.
 fn gpg_verify(s: &Scratch, sigfile: &std::path::Path, payload: &[u8]) -> (i32, String, String) {
+    gpg_verify_in(s, &s.repo(), &[], sigfile, payload)
+}
+
+/// [`gpg_verify`] in `dir` with extra environment.
+fn gpg_verify_in(
+    s: &Scratch,
+    dir: &std::path::Path,
+    env: &[(&str, &std::path::Path)],
+    sigfile: &std::path::Path,
+    payload: &[u8],
+) -> (i32, String, String) {
     let mut child = s
-        .command(BIN, &s.repo())
+        .command(BIN, dir)
+        .envs(env.iter().copied())
         .args(["--status-fd=1", "--verify", sigfile.to_str().unwrap(), "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(payload).unwrap();
+    // It may fail (a config error) before reading its input: a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(payload);
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap(),
@@ -270,19 +283,9 @@ fn verify_mode_error_in(s: &Scratch, dir: &std::path::Path) -> String {
             .unwrap();
     let sigfile = s.dir.path().join("sig");
     std::fs::write(&sigfile, &sig.signature).unwrap();
-    let mut child = s
-        .command(BIN, dir)
-        .env("GIT_CONFIG_GLOBAL", s.home().join(".gitconfig"))
-        .args(["--status-fd=1", "--verify", sigfile.to_str().unwrap(), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // It may fail before reading its input: a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(&sig.payload);
-    let out = child.wait_with_output().unwrap();
-    text(&out.stderr)
+    let global = s.home().join(".gitconfig");
+    let env = [("GIT_CONFIG_GLOBAL", global.as_path())];
+    gpg_verify_in(s, dir, &env, &sigfile, &sig.payload).2
 }
 
 #[test]

@@ -185,7 +185,7 @@ pub fn oid_string(bytes: &[u8]) -> String {
     for &b in bytes {
         // Base 128, minimal (no leading 0x80), within u64.
         if (fresh && b == 0x80) || arc >> 57 != 0 {
-            return hex_string(bytes);
+            return hex(bytes);
         }
         fresh = false;
         arc = (arc << 7) | u64::from(b & 0x7f);
@@ -196,7 +196,7 @@ pub fn oid_string(bytes: &[u8]) -> String {
         }
     }
     let Some((&first, rest)) = arcs.split_first().filter(|_| fresh) else {
-        return hex_string(bytes);
+        return hex(bytes);
     };
     let (a, b) = match first {
         0..40 => (0, first),
@@ -209,8 +209,16 @@ pub fn oid_string(bytes: &[u8]) -> String {
     }
     out
 }
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
 }
 
 /// A cursor over a sequence of DER elements.

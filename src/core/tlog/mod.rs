@@ -279,7 +279,7 @@ impl std::error::Error for TlogError {
         }
     }
 }
-pub(crate) use crate::core::git::gitobj::hex;
+pub(crate) use crate::core::asn1::der::hex;
 
 /// Hex of either case to bytes; `None` on odd length or a non-hex digit.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -208,8 +208,8 @@ impl From<DerError> for CertError {
     }
 }
 
+pub(crate) use crate::core::asn1::der::hex;
 pub use crate::core::asn1::der::oid_string;
-pub(crate) use crate::core::git::gitobj::hex;
 
 /// A certificate authority of a trusted root: its chain and the window it may issue in.
 #[derive(Debug, Clone)]
