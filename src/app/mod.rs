@@ -6,6 +6,7 @@ mod bundle;
 mod credential;
 mod credentials;
 mod export;
+mod history;
 pub(crate) mod report;
 mod setup;
 pub mod sign;

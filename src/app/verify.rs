@@ -18,29 +18,43 @@ use crate::io::git::Repo;
 use crate::io::rekor::RekorClient;
 
 /// What verification checks against: configuration (for online lookups) and the verifier.
-struct Context<'a> {
-    settings: &'a Settings,
-    verifier: Verifier<'a>,
+pub(crate) struct Context<'a> {
+    pub settings: &'a Settings,
+    pub verifier: Verifier<'a>,
+    /// Never contact the log: online-mode signatures cannot be verified.
+    pub offline: bool,
 }
 
 /// One signed object as git handed it to us.
-struct Signed<'a> {
-    kind: ObjectKind,
+pub(crate) struct Signed<'a> {
+    pub kind: ObjectKind,
     /// Known when we read the object ourselves; recomputed in git's verify mode.
-    id: Option<&'a str>,
-    payload: &'a [u8],
-    signature: &'a [u8],
-    algo: HashAlgo,
+    pub id: Option<&'a str>,
+    pub payload: &'a [u8],
+    pub signature: &'a [u8],
+    pub algo: HashAlgo,
 }
 
 /// Verifies one signature over one payload: offline when the entry is embedded (or the log
 /// check is skipped), otherwise through a Rekor lookup bounded by `settings.rekor_timeout`.
-fn verify_object(obj: &Signed<'_>, cx: &Context<'_>, policy: &Policy) -> Result<Verified, Failure> {
+pub(crate) fn verify_object(
+    obj: &Signed<'_>,
+    cx: &Context<'_>,
+    policy: &Policy,
+) -> Result<Verified, Failure> {
     let verifier = &cx.verifier;
     // The chain is checked here, before any network lookup.
     let checked = verifier.check(obj.payload, obj.signature)?;
     if checked.embedded_entry.is_some() || !verifier.options().check_tlog {
         return verifier.verify(&checked, Log::Embedded, policy);
+    }
+    if cx.offline {
+        return Err(checked.fail(VerifyError::LogUnavailable {
+            reason: format!(
+                "{} has no embedded transparency log entry (gitsign online mode), and --offline forbids the lookup",
+                obj.kind.name()
+            ),
+        }));
     }
     // gitsign online mode: Rekor logged the object id; recompute it from what git gave us.
     let id = match obj.id {
@@ -298,6 +312,7 @@ fn gpg_verify_outcome(args: &GpgVerify) -> Result<(Outcome, Reporter), AppError>
     let cx = Context {
         settings: &settings,
         verifier: Verifier::new(&trust, Options::default()),
+        offline: false,
     };
     // git decides what to make of the signer (gpg.x509 has no identity policy).
     Ok((
@@ -346,10 +361,18 @@ fn status_lines(outcome: &Outcome) -> Vec<Status> {
 }
 
 pub fn verify_commit(args: &VerifyArgs) -> Result<i32, AppError> {
+    if args.is_history() {
+        return crate::app::history::verify_history(args);
+    }
     verify_in_repo(args, ObjectKind::Commit)
 }
 
 pub fn verify_tag(args: &VerifyArgs) -> Result<i32, AppError> {
+    if args.is_history() {
+        return Err(AppError::usage(
+            "verify-tag takes one tag; to verify every tag: gitsign verify --tags --policy FILE",
+        ));
+    }
     verify_in_repo(args, ObjectKind::Tag)
 }
 
@@ -368,8 +391,8 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
     let trust =
         crate::io::trust::load(&settings, args.trusted_root.as_deref()).map_err(AppError::usage)?;
     let object = match kind {
-        ObjectKind::Commit => repo.read_commit(args.target.as_deref().unwrap_or("HEAD")),
-        ObjectKind::Tag => match args.target.as_deref() {
+        ObjectKind::Commit => repo.read_commit(args.revs.first().map_or("HEAD", String::as_str)),
+        ObjectKind::Tag => match args.revs.first().map(String::as_str) {
             Some(t) => repo.read_tag(t),
             None => return Err(AppError::usage("verify-tag needs a tag name")),
         },
@@ -393,6 +416,7 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
             let cx = Context {
                 settings: &settings,
                 verifier: Verifier::new(&trust, opts),
+                offline: false,
             };
             verify_object(&signed, &cx, &policy)
         });
@@ -401,7 +425,7 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
         OutputFormat::Json => {
             println!("{}", json_report(name, &object.id, &outcome));
         }
-        OutputFormat::Text => match &outcome {
+        OutputFormat::Text | OutputFormat::Github => match &outcome {
             Ok(v) => {
                 let mut out = Reporter::new(None);
                 out.say(&format!("gitsign: {name} {}: verified", object.id));

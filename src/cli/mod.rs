@@ -50,8 +50,34 @@ pub struct GpgSign {
 
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct VerifyArgs {
-    /// The commit (for `verify`, default HEAD) or tag to verify.
-    pub target: Option<String>,
+    /// What to verify. `verify`: one commit (default HEAD), or a history: ranges (`A..B`,
+    /// `^A`), several revisions, `--all`, `--tags`. `verify-tag`: one annotated tag.
+    #[arg(value_name = "REV")]
+    pub revs: Vec<String>,
+    /// History: every ref and HEAD (as `git rev-list --all`).
+    #[arg(long)]
+    pub all: bool,
+    /// History: every tag (annotated tags' own signatures too).
+    #[arg(long)]
+    pub tags: bool,
+    /// History: a policy file (TOML) naming the allowed signers, their refs and time windows,
+    /// how merges are judged, and a cut-off; see the README. Replaces the identity flags.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// History: remember verdicts in DIR, keyed by policy, trust root and object, so a
+    /// re-run verifies only what is new.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// History: never contact the transparency log; online-mode signatures (no embedded
+    /// entry) are reported as unverifiable offline.
+    #[arg(long)]
+    pub offline: bool,
+    /// History: list every object, not only violations.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// History: worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// The certificate identity (email or URI SAN) that must have signed.
     #[arg(long)]
     pub certificate_identity: Option<String>,
@@ -126,6 +152,24 @@ pub struct ExportBundleArgs {
 pub enum OutputFormat {
     Text,
     Json,
+    /// GitHub Actions workflow commands (annotations) and a job summary.
+    Github,
+}
+
+impl VerifyArgs {
+    /// Whether this names a history (more than one object) rather than one object.
+    pub fn is_history(&self) -> bool {
+        self.revs.len() > 1
+            || self
+                .revs
+                .iter()
+                .any(|r| r.contains("..") || r.starts_with('^'))
+            || self.all
+            || self.tags
+            || self.policy.is_some()
+            || self.cache.is_some()
+            || self.output == OutputFormat::Github
+    }
 }
 
 #[derive(Debug, Parser)]
@@ -557,7 +601,8 @@ mod tests {
         .unwrap()
         {
             Command::Verify(a) => {
-                assert_eq!(a.target.as_deref(), Some("HEAD~1"));
+                assert_eq!(a.revs, ["HEAD~1"]);
+                assert!(!a.is_history());
                 assert_eq!(a.certificate_identity.as_deref(), Some("a@b.c"));
                 assert_eq!(a.output, OutputFormat::Json);
                 assert!(!a.insecure_ignore_tlog);
@@ -569,5 +614,19 @@ mod tests {
         );
         assert_eq!(p(&["version"]).unwrap(), Command::Version);
         assert!(p(&["verify", "--bogus"]).is_err());
+        for history in [
+            &["verify", "main~5..main"][..],
+            &["verify", "a", "b"],
+            &["verify", "^a", "b"],
+            &["verify", "--all"],
+            &["verify", "--tags"],
+            &["verify", "--policy", "p.toml"],
+            &["verify", "--output", "github"],
+        ] {
+            assert!(
+                matches!(p(history).unwrap(), Command::Verify(a) if a.is_history()),
+                "{history:?}"
+            );
+        }
     }
 }

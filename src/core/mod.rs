@@ -16,6 +16,7 @@
 pub mod asn1;
 pub mod cms;
 pub mod git;
+pub mod history;
 pub mod oidc;
 pub mod sigstore;
 #[cfg(test)]

@@ -152,3 +152,177 @@ pub fn discover_git_dir() -> Option<PathBuf> {
     let ceilings = std::env::var_os("GIT_CEILING_DIRECTORIES").unwrap_or_default();
     git2::Repository::discover_path(cwd, std::env::split_paths(&ceilings)).ok()
 }
+
+/// Where a history walk starts: a commit (or an annotated tag, verified as well) and the ref
+/// it was named by, which per-ref policy rules match.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub label: Option<String>,
+    pub commit: git2::Oid,
+    pub tag: Option<git2::Oid>,
+}
+
+/// What a history verification covers, resolved from revision arguments as `git rev-list`
+/// reads them: `A..B`, `^A`, plain revisions, `--all` (HEAD and every ref), `--tags`.
+pub struct Scope {
+    pub starts: Vec<Start>,
+    pub hidden: Vec<git2::Oid>,
+}
+
+/// One commit a walk produced.
+pub struct Walked {
+    pub id: git2::Oid,
+    pub raw: Vec<u8>,
+    pub parents: Vec<git2::Oid>,
+}
+
+impl Repo {
+    /// Resolves revision arguments into walk starts and hidden commits.
+    pub fn scope(&self, revs: &[String], all: bool, tags: bool) -> Result<Scope, String> {
+        let mut scope = Scope {
+            starts: vec![],
+            hidden: vec![],
+        };
+        for rev in revs {
+            if let Some(hidden) = rev.strip_prefix('^') {
+                scope.hidden.push(self.peel_commit(hidden)?);
+            } else if rev.contains("...") {
+                return Err(format!(
+                    "{rev:?}: symmetric differences (A...B) are not supported; give A..B and B..A"
+                ));
+            } else if let Some((from, to)) = rev.split_once("..") {
+                let from = if from.is_empty() { "HEAD" } else { from };
+                let to = if to.is_empty() { "HEAD" } else { to };
+                scope.hidden.push(self.peel_commit(from)?);
+                scope.starts.push(self.start(to)?);
+            } else {
+                scope.starts.push(self.start(rev)?);
+            }
+        }
+        if all || tags {
+            let mut refs: Vec<(u8, String)> = Vec::new();
+            for r in self.repo.references().map_err(msg)? {
+                let r = r.map_err(msg)?;
+                let Ok(name) = r.name() else { continue };
+                let rank = if name.starts_with("refs/heads/") {
+                    1
+                } else if name.starts_with("refs/remotes/") {
+                    2
+                } else if name.starts_with("refs/tags/") {
+                    3
+                } else {
+                    4
+                };
+                if (all && name != "refs/stash") || rank == 3 {
+                    refs.push((rank, name.to_string()));
+                }
+            }
+            refs.sort();
+            if all && self.repo.head().is_ok() {
+                scope.starts.push(self.start("HEAD")?);
+            }
+            for (_, name) in refs {
+                // A ref to a tree or blob has no history to verify.
+                if let Ok(s) = self.start(&name) {
+                    scope.starts.push(s);
+                }
+            }
+        }
+        if scope.starts.is_empty() && revs.iter().all(|r| r.starts_with('^')) {
+            scope.starts.push(self.start("HEAD")?);
+        }
+        Ok(scope)
+    }
+
+    fn peel_commit(&self, rev: &str) -> Result<git2::Oid, String> {
+        let obj = self
+            .repo
+            .revparse_single(rev)
+            .map_err(|e| format!("unknown revision {rev:?}: {}", msg(e)))?;
+        obj.peel(git2::ObjectType::Commit)
+            .map(|c| c.id())
+            .map_err(|_| format!("{rev:?} does not name a commit"))
+    }
+
+    fn start(&self, rev: &str) -> Result<Start, String> {
+        // The full ref name a revision names, when it names one (for per-ref rules).
+        let label = if rev == "HEAD" {
+            self.repo
+                .head()
+                .ok()
+                .and_then(|h| h.name().ok().map(str::to_string))
+                .or(Some("HEAD".into()))
+        } else {
+            REV_PARSE_RULES
+                .iter()
+                .map(|rule| rule.replace("%s", rev))
+                .find(|full| full.starts_with("refs/") && self.repo.find_reference(full).is_ok())
+        };
+        let obj = self
+            .repo
+            .revparse_single(rev)
+            .map_err(|e| format!("unknown revision {rev:?}: {}", msg(e)))?;
+        let tag = (obj.kind() == Some(git2::ObjectType::Tag)).then(|| obj.id());
+        Ok(Start {
+            label: label.or_else(|| Some(rev.to_string())),
+            commit: self.peel_commit(rev)?,
+            tag,
+        })
+    }
+
+    /// The commits of one start, children before parents, without those reachable from
+    /// `hidden`. Streams: nothing but libgit2's walk state is held.
+    pub fn walk(
+        &self,
+        start: git2::Oid,
+        hidden: &[git2::Oid],
+        first_parent: bool,
+    ) -> Result<impl Iterator<Item = Result<Walked, String>> + '_, String> {
+        let mut walk = self.repo.revwalk().map_err(msg)?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL).map_err(msg)?;
+        if first_parent {
+            walk.simplify_first_parent().map_err(msg)?;
+        }
+        walk.push(start).map_err(msg)?;
+        for h in hidden {
+            walk.hide(*h).map_err(msg)?;
+        }
+        let odb = self.repo.odb().map_err(msg)?;
+        Ok(walk.map(move |oid| {
+            let oid = oid.map_err(|e| format!("cannot walk the history: {}", msg(e)))?;
+            let commit = self
+                .repo
+                .find_commit(oid)
+                .map_err(|e| format!("cannot read commit {oid}: {}", msg(e)))?;
+            let raw = odb
+                .read(oid)
+                .map_err(|e| format!("cannot read commit {oid}: {}", msg(e)))?
+                .data()
+                .to_vec();
+            Ok(Walked {
+                id: oid,
+                raw,
+                parents: commit.parent_ids().collect(),
+            })
+        }))
+    }
+
+    /// A raw annotated tag object.
+    pub fn read_tag_object(&self, oid: git2::Oid) -> Result<RawObject, String> {
+        self.read(oid, ObjectKind::Tag)
+    }
+
+    /// The full id a commit prefix names.
+    pub fn commit_id(&self, prefix: &str) -> Result<String, String> {
+        self.peel_commit(prefix).map(|o| o.to_string())
+    }
+
+    /// The commits a shallow clone's history stops at (`$GIT_DIR/shallow`).
+    pub fn shallow_boundary(&self) -> Vec<git2::Oid> {
+        std::fs::read_to_string(self.repo.path().join("shallow"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| git2::Oid::from_str(l.trim()).ok())
+            .collect()
+    }
+}

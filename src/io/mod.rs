@@ -8,6 +8,8 @@ pub mod http;
 pub mod key;
 pub mod keyring;
 pub mod oidc;
+pub mod otherkeys;
 pub mod progress;
 pub mod rekor;
 pub mod trust;
+pub mod verdicts;

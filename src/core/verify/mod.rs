@@ -418,6 +418,8 @@ pub struct Verified {
     /// Empty when no time was verified.
     pub trusted_times: Vec<TrustedTime>,
     pub sct_verified: bool,
+    /// GitHub Actions workflow claims from the leaf's Fulcio extensions.
+    pub github: crate::core::x509::cert::GithubClaims,
 }
 
 impl Verified {
@@ -536,6 +538,7 @@ impl<'t> Verifier<'t> {
             proof,
             trusted_times,
             sct_verified: cert.sct_verified,
+            github: sig.leaf.github_claims(),
         })
     }
 

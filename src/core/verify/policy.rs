@@ -72,7 +72,7 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-fn matcher(
+pub fn matcher(
     what: &'static str,
     exact: Option<&str>,
     regexp: Option<&str>,

@@ -530,6 +530,32 @@ impl Certificate {
         Ok(Identity { san, issuer })
     }
 
+    /// The GitHub Actions workflow claims Fulcio wrote (legacy raw extensions
+    /// 1.3.6.1.4.1.57264.1.2-6, else their DER UTF8String successors .12, .13, .14, .20).
+    /// Unreadable values count as absent: a policy naming them then fails to match.
+    pub fn github_claims(&self) -> GithubClaims {
+        let ext = |n: u8| {
+            let mut oid = oid::FULCIO_ARC.to_vec();
+            oid.push(n);
+            self.extension(&oid)
+        };
+        let raw = |n: u8| ext(n).and_then(|v| String::from_utf8(v.to_vec()).ok());
+        let utf8 = |n: u8| {
+            ext(n)
+                .and_then(|v| tlv::parse_single(v, tag::UTF8_STRING).ok())
+                .and_then(|t| String::from_utf8(t.value.to_vec()).ok())
+        };
+        GithubClaims {
+            trigger: raw(2).or_else(|| utf8(20)),
+            sha: raw(3).or_else(|| utf8(13)),
+            workflow: raw(4),
+            repository: raw(5).or_else(|| {
+                utf8(12).and_then(|u| u.strip_prefix("https://github.com/").map(str::to_string))
+            }),
+            git_ref: raw(6).or_else(|| utf8(14)),
+        }
+    }
+
     /// Whether basicConstraints marks this certificate as a CA.
     pub fn is_ca(&self) -> Result<bool, CertError> {
         Ok(self.basic_constraints()?.0)
@@ -756,6 +782,18 @@ impl fmt::Display for San {
             San::Email(s) | San::Uri(s) => f.write_str(s),
         }
     }
+}
+
+/// GitHub Actions claims of a workflow's certificate (what cosign's
+/// `--certificate-github-workflow-*` flags compare).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GithubClaims {
+    /// `owner/repo`.
+    pub repository: Option<String>,
+    pub git_ref: Option<String>,
+    pub sha: Option<String>,
+    pub workflow: Option<String>,
+    pub trigger: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
