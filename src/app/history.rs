@@ -17,7 +17,7 @@ use crate::app::verify::{Context, Signed, verify_object};
 use crate::app::{AppError, FAILED, OK};
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::core::git::gitobj::{self, HashAlgo, ObjectError, ObjectKind};
-use crate::core::history::policy::{HistoryPolicy, MergeSide, Since, SignerFacts};
+use crate::core::history::policy::{HistoryPolicy, MergeSide, SignerFacts, Since};
 use crate::core::history::{Cutoff, Found, Judgement, Outcome, Place, SignatureFormat, judge};
 use crate::core::time::{UnixTime, format_rfc3339, parse_rfc3339};
 use crate::core::verify::policy::{IdentityPolicy, Policy};
@@ -198,14 +198,14 @@ fn record(
         MergeSide::All => &item.parents[..],
     };
     let own_times: Vec<UnixTime> = match &check {
-        Check::Gitsign(v) => v.as_ref().as_ref().map_or(vec![], |v| {
-            v.trusted_times.iter().map(|t| t.time).collect()
-        }),
+        Check::Gitsign(v) => v
+            .as_ref()
+            .as_ref()
+            .map_or(vec![], |v| v.trusted_times.iter().map(|t| t.time).collect()),
         Check::Cached(r) => r.times(),
         _ => vec![],
     };
-    let before_cutoff =
-        cutoff.is_some_and(|c| c.observe(&item.id, parents, &own_times));
+    let before_cutoff = cutoff.is_some_and(|c| c.observe(&item.id, parents, &own_times));
     let place = Place {
         ref_name,
         is_merge: item.parents.len() > 1,
@@ -487,14 +487,20 @@ impl Report {
                         escape_data(s)
                     )?;
                 }
-                writeln!(self.out, "::notice title=gitsign::{}", escape_data(&headline))?;
+                writeln!(
+                    self.out,
+                    "::notice title=gitsign::{}",
+                    escape_data(&headline)
+                )?;
                 if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
                     let mut md = format!("## gitsign verify\n\n{headline}\n\n");
                     if let Some(s) = &shallow {
                         md.push_str(&format!("**Warning:** {s}\n\n"));
                     }
                     if !self.summary_rows.is_empty() {
-                        md.push_str("| object | type | ref | reason | message |\n|---|---|---|---|---|\n");
+                        md.push_str(
+                            "| object | type | ref | reason | message |\n|---|---|---|---|---|\n",
+                        );
                         for row in &self.summary_rows {
                             md.push_str(row);
                             md.push('\n');
@@ -526,7 +532,9 @@ enum Tagged<'a> {
 
 /// A workflow command's message: `%`, CR and LF escaped (GitHub's toolkit `escapeData`).
 pub(crate) fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// A workflow command's property value: also `:` and `,` (`escapeProperty`).
@@ -595,7 +603,10 @@ fn load_policy(args: &VerifyArgs) -> Result<(HistoryPolicy, PathBuf, Vec<u8>), A
 fn cache_key(policy: &[u8], trust: &str, args: &VerifyArgs) -> String {
     use sha2::Digest;
     let mut d = sha2::Sha256::new();
-    d.update(format!("gitsign-rs {} verdicts 1\n", env!("CARGO_PKG_VERSION")));
+    d.update(format!(
+        "gitsign-rs {} verdicts 1\n",
+        env!("CARGO_PKG_VERSION")
+    ));
     d.update(crate::core::x509::keys::sha256(policy));
     d.update(trust.as_bytes());
     d.update(format!(
@@ -625,15 +636,20 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
         .scope(&args.revs, args.all, args.tags)
         .map_err(AppError::usage)?;
     let since = match &policy.since {
-        Some(Since::Commit(prefix)) => Some(Since::Commit(repo.commit_id(prefix).map_err(
-            |e| AppError::usage(format!("the policy's since: {e} (in a shallow clone, fetch deeper)")),
-        )?)),
+        Some(Since::Commit(prefix)) => {
+            Some(Since::Commit(repo.commit_id(prefix).map_err(|e| {
+                AppError::usage(format!(
+                    "the policy's since: {e} (in a shallow clone, fetch deeper)"
+                ))
+            })?))
+        }
         other => other.clone(),
     };
     let (known, mut writer) = match &args.cache {
         Some(dir) => {
-            let (k, w) = crate::io::verdicts::open(dir, &cache_key(&policy_bytes, &trust_digest, args))
-                .map_err(AppError::failed)?;
+            let (k, w) =
+                crate::io::verdicts::open(dir, &cache_key(&policy_bytes, &trust_digest, args))
+                    .map_err(AppError::failed)?;
             (Some(k), Some(w))
         }
         None => (None, None),
@@ -668,14 +684,17 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
         annotations: 0,
         summary_rows: vec![],
     };
-    let progress = (args.output == OutputFormat::Text && std::io::stderr().is_terminal()).then(|| {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} objects verified ({per_sec})")
+    let progress =
+        (args.output == OutputFormat::Text && std::io::stderr().is_terminal()).then(|| {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos} objects verified ({per_sec})",
+                )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        pb
-    });
+            );
+            pb
+        });
     let shallow: HashSet<git2::Oid> = repo.shallow_boundary().into_iter().collect();
     let mut cutoff = Cutoff::new(since);
     let mut hidden = scope.hidden.clone();
@@ -693,7 +712,11 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
             });
         }
         let mut walk = repo
-            .walk(start.commit, &hidden, policy.merge_side == MergeSide::FirstParent)
+            .walk(
+                start.commit,
+                &hidden,
+                policy.merge_side == MergeSide::FirstParent,
+            )
             .map_err(AppError::failed)?
             .peekable();
         loop {
@@ -749,7 +772,11 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let code = if report.totals.violations > 0 { FAILED } else { OK };
+    let code = if report.totals.violations > 0 {
+        FAILED
+    } else {
+        OK
+    };
     report
         .finish(started.elapsed().as_secs_f64(), code)
         .map_err(io_failed)?;
