@@ -577,3 +577,178 @@ fn the_cache_verifies_only_what_is_new_and_a_new_policy_starts_afresh() {
         "the old policy's verdicts were removed"
     );
 }
+
+/// A throwaway GNUPGHOME whose agent is stopped when dropped.
+struct GnupgHome(std::path::PathBuf);
+
+impl Drop for GnupgHome {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .args(["--kill", "all"])
+            .env("GNUPGHOME", &self.0)
+            .output();
+    }
+}
+
+fn gpg(home: &GnupgHome, args: &[&str]) -> Output {
+    let out = std::process::Command::new("gpg")
+        .args([
+            "--batch",
+            "--quiet",
+            "--passphrase",
+            "",
+            "--pinentry-mode",
+            "loopback",
+        ])
+        .args(args)
+        .env("GNUPGHOME", &home.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "gpg {args:?}: {}", text(&out.stderr));
+    out
+}
+
+#[test]
+fn openpgp_signatures_pass_only_with_a_key_the_policy_names() {
+    let r = Signing::new();
+    let home = GnupgHome(r.s.dir.path().join("gnupg"));
+    std::fs::create_dir(&home.0).unwrap();
+    std::fs::set_permissions(&home.0, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    gpg(
+        &home,
+        &[
+            "--quick-gen-key",
+            "Forge <forge@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    gpg(
+        &home,
+        &[
+            "--quick-gen-key",
+            "Other <other@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    let keys = r.s.dir.path().join("forge.asc");
+    std::fs::write(
+        &keys,
+        gpg(&home, &["--armor", "--export", "forge@example.com"]).stdout,
+    )
+    .unwrap();
+    let gnupghome = home.0.to_string_lossy().into_owned();
+    let pgp_commit = |who: &str, msg: &str| {
+        r.ok(
+            &[
+                "-c",
+                "gpg.format=openpgp",
+                "-c",
+                &format!("user.signingkey={who}"),
+                "commit",
+                "-S",
+                "--allow-empty",
+                "-q",
+                "-m",
+                msg,
+            ],
+            &[("GNUPGHOME", &gnupghome)],
+        );
+        head(&r)
+    };
+    let by_forge = pgp_commit("forge@example.com", "web merge");
+    let by_other = pgp_commit("other@example.com", "other");
+    let policy = write_policy(
+        &r,
+        "pgp.toml",
+        &signer_policy(
+            &r,
+            "[[openpgp]]\nname = \"GitHub web flow\"\nkey_file = \"forge.asc\"",
+        ),
+    );
+    let out = verify(
+        &r,
+        &["--policy", &policy, "--output", "json", "HEAD~2..HEAD"],
+    );
+    let lines = json_lines(&out);
+    let got = verdicts(&lines);
+    assert_eq!(got[&by_forge], v("verified", None));
+    assert_eq!(got[&by_other], v("violation", Some("key-not-allowed")));
+    let rec = lines.iter().find(|l| l["id"] == by_forge.as_str()).unwrap();
+    assert_eq!(rec["signature"], "openpgp");
+    assert!(
+        rec["signer"]
+            .as_str()
+            .unwrap()
+            .starts_with("GitHub web flow (OpenPGP key "),
+        "{rec}"
+    );
+    let other = lines.iter().find(|l| l["id"] == by_other.as_str()).unwrap();
+    assert!(
+        other["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not among them"),
+        "{other}"
+    );
+}
+
+#[test]
+fn tags_are_verified_and_judged_under_their_refs() {
+    let r = Signing::new();
+    let base = head(&r);
+    let signed = r.commit("release me", &[]);
+    r.ok(&["tag", "-s", "-m", "release 1.0", "v1.0"], &[]);
+    r.ok(&["tag", "-a", "-m", "not signed", "v0.9"], &[]);
+    r.ok(&["tag", "light"], &[]);
+    let tag_id = |name: &str| {
+        text(&r.git(&["rev-parse", &format!("refs/tags/{name}")]).stdout)
+            .trim()
+            .to_string()
+    };
+    let body = format!(
+        "since = \"{base}\"\n[[signer]]\nname = \"release\"\nidentity = \"{}\"\nissuer = \"{}\"\nrefs = [\"refs/tags/v*\"]\n",
+        r.stack.identity(),
+        r.stack.issuer()
+    );
+    let policy = write_policy(&r, "tags.toml", &body);
+    let out = verify(&r, &["--tags", "--policy", &policy, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    let by = |id: &str| lines.iter().find(|l| l["id"] == id).unwrap().clone();
+    let v10 = by(&tag_id("v1.0"));
+    assert_eq!(
+        (v10["type"].as_str(), v10["outcome"].as_str()),
+        (Some("tag"), Some("verified"))
+    );
+    assert_eq!(v10["ref"], "refs/tags/v1.0");
+    let v09 = by(&tag_id("v0.9"));
+    assert_eq!(v09["reason"], "unsigned");
+    // Refs are walked in name order: `light` reaches the commit first, and no signer may
+    // sign for refs/tags/light.
+    let commit = by(&signed);
+    assert_eq!(commit["ref"], "refs/tags/light");
+    assert_eq!(commit["reason"], "identity-mismatch");
+    assert!(
+        commit["message"]
+            .as_str()
+            .unwrap()
+            .contains("for refs/tags/light")
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        (summary["tags"].as_u64(), summary["commits"].as_u64()),
+        (Some(2), Some(2))
+    );
+    // A tag named on the command line is judged under its own ref.
+    let out = verify(
+        &r,
+        &["--policy", &policy, "--output", "json", "v1.0", "^HEAD~1"],
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(out.status.code(), Some(0), "{lines:?}");
+}

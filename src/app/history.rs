@@ -110,7 +110,11 @@ fn check(item: &Item, ref_name: Option<&str>, env: &Env<'_>) -> Check {
     {
         return Check::Cached(Box::new(r));
     }
-    let split = match gitobj::split(item.kind, &item.raw, env.algo) {
+    let split = match item.kind {
+        ObjectKind::Tag => gitobj::split_tag_any_format(&item.raw),
+        ObjectKind::Commit => gitobj::split_commit(&item.raw, env.algo),
+    };
+    let split = match split {
         Ok(s) => s,
         Err(ObjectError::Unsigned { .. }) => return Check::Unsigned,
         Err(e) => return Check::Malformed(e.to_string()),
@@ -781,4 +785,24 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
         .finish(started.elapsed().as_secs_f64(), code)
         .map_err(io_failed)?;
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_command_text_is_escaped_as_githubs_toolkit_does() {
+        assert_eq!(escape_data("100% bad\r\nnext"), "100%25 bad%0D%0Anext");
+        assert_eq!(escape_data("a: b, c"), "a: b, c", "data keeps : and ,");
+        assert_eq!(escape_property("gitsign: a,b%\n"), "gitsign%3A a%2Cb%25%0A");
+        // `%` first: an escape sequence in the input is not decoded by GitHub.
+        assert_eq!(escape_data("%0A"), "%250A");
+    }
+
+    #[test]
+    fn markdown_cells_cannot_break_the_table() {
+        assert_eq!(markdown_cell("a|b`c"), "a\\|b'c");
+        assert!(!markdown_cell("line\nbreak").contains('\n'));
+    }
 }

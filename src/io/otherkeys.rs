@@ -109,30 +109,112 @@ pub fn verify_ssh(
     Err(format!("SSH signature does not verify: {last}"))
 }
 
-/// Verifies an OpenPGP signature over `payload` with the keys of `keyring` (a key exported
-/// with `gpg --export`, binary or armoured): the good signature's key on success.
+/// An OpenPGP armoured block's binary contents (RFC 4880 6.2: header lines, a blank line,
+/// base64, an optional `=CRC24` line); `None` when `text` is not armoured.
+fn dearmor(text: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(text).ok()?;
+    let mut lines = text.lines().map(str::trim_end);
+    lines.find(|l| l.starts_with("-----BEGIN PGP "))?;
+    let mut body = String::new();
+    let mut in_headers = true;
+    for line in lines {
+        if line.starts_with("-----END PGP ") {
+            return base64::engine::general_purpose::STANDARD.decode(body).ok();
+        }
+        if in_headers {
+            if line.is_empty() {
+                in_headers = false;
+            } else if !line.contains(": ") {
+                // No headers at all: this is already base64.
+                in_headers = false;
+                body.push_str(line);
+            }
+            continue;
+        }
+        if line.starts_with('=') {
+            continue;
+        }
+        body.push_str(line);
+    }
+    None
+}
+
+/// Verifies an OpenPGP signature over `payload` with the keys of `keyring` (keys exported
+/// with `gpg --export`, binary or `--armor`): the good signature's key on success. A
+/// signature by an expired or revoked key, or an expired signature, does not count.
 pub fn verify_openpgp(keyring: &Path, signature: &[u8], payload: &[u8]) -> Result<String, String> {
+    let keys = std::fs::read(keyring)
+        .map_err(|e| format!("cannot read OpenPGP keys {}: {e}", keyring.display()))?;
+    // gpgv reads binary keyrings only.
+    let binary = match dearmor(&keys) {
+        Some(b) => Some(TempFile::with(&b)?),
+        None => None,
+    };
+    let keyring_file = binary.as_ref().map_or(keyring, |t| t.0.as_path());
     let sig = TempFile::with(signature)?;
     let data = TempFile::with(payload)?;
     let mut gpgv = Command::new("gpgv");
     gpgv.args(["--status-fd", "1", "--keyring"])
-        .arg(keyring)
+        .arg(keyring_file)
         .arg(&sig.0)
         .arg(&data.0);
     let (ok, out) = run(gpgv, b"")?;
-    let good = out
+    let status: Vec<&str> = out
         .lines()
-        .find_map(|l| l.strip_prefix("[GNUPG:] VALIDSIG "))
+        .filter_map(|l| l.strip_prefix("[GNUPG:] "))
+        .collect();
+    let good = status.iter().any(|l| l.starts_with("GOODSIG "));
+    let spoiled = status.iter().any(|l| {
+        ["EXPSIG ", "EXPKEYSIG ", "REVKEYSIG ", "BADSIG ", "ERRSIG "]
+            .iter()
+            .any(|p| l.starts_with(p))
+    });
+    let fingerprint = status
+        .iter()
+        .find_map(|l| l.strip_prefix("VALIDSIG "))
         .and_then(|rest| rest.split(' ').next());
-    match (ok, good) {
+    match (ok && good && !spoiled, fingerprint) {
         (true, Some(fpr)) => Ok(format!("OpenPGP key {fpr}")),
-        _ => Err(format!(
-            "OpenPGP signature does not verify with {}: {}",
-            keyring.display(),
-            out.lines()
-                .find(|l| !l.starts_with("[GNUPG:]") && !l.trim().is_empty())
-                .map(first_line)
-                .unwrap_or_else(|| "no good signature".into())
-        )),
+        _ => {
+            let why = status
+                .iter()
+                .find_map(|l| {
+                    let (word, rest) = l.split_once(' ').unwrap_or((l, ""));
+                    let key = rest.split(' ').next().unwrap_or("");
+                    match word {
+                        "NO_PUBKEY" => Some(format!("key {key} is not among them")),
+                        "BADSIG" => Some(format!("BAD signature by key {key}")),
+                        "EXPKEYSIG" => Some(format!("key {key} has expired")),
+                        "REVKEYSIG" => Some(format!("key {key} is revoked")),
+                        "EXPSIG" => Some("the signature has expired".into()),
+                        _ => None,
+                    }
+                })
+                .unwrap_or_else(|| first_line(&out));
+            Err(format!(
+                "OpenPGP signature does not verify with the keys in {}: {why}",
+                keyring.display()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dearmor;
+
+    #[test]
+    fn dearmors_with_and_without_headers() {
+        let with = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nComment: x\n\naGVs\nbG8=\n=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n";
+        assert_eq!(dearmor(with).as_deref(), Some(&b"hello"[..]));
+        let without = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\naGVsbG8=\n-----END PGP PUBLIC KEY BLOCK-----\n";
+        assert_eq!(dearmor(without).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(dearmor(b"\x99\x01binary"), None);
+        assert_eq!(
+            dearmor(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\naGVs\n"),
+            None,
+            "no end line"
+        );
     }
 }

@@ -190,6 +190,45 @@ pub fn split_tag(raw: &[u8]) -> Result<SignedObject, ObjectError> {
     })
 }
 
+/// The armour lines git's `parse_signed_buffer` recognises at the start of a tag's signature.
+const TAG_SIGNATURE_STARTS: [&[u8]; 4] = [
+    SIGNATURE_BEGIN,
+    b"-----BEGIN PGP SIGNATURE-----",
+    b"-----BEGIN PGP MESSAGE-----",
+    b"-----BEGIN SSH SIGNATURE-----",
+];
+
+/// Splits a raw annotated tag signed in any format git knows (gitsign's X.509, OpenPGP,
+/// SSH), as git does: the signature is the last line-anchored block that starts with one of
+/// their armour lines and runs to the end. gitsign's own blocks are split by [`split_tag`].
+pub fn split_tag_any_format(raw: &[u8]) -> Result<SignedObject, ObjectError> {
+    let mut start = None;
+    let mut pos = 0;
+    while pos < raw.len() {
+        if TAG_SIGNATURE_STARTS
+            .iter()
+            .any(|m| raw[pos..].starts_with(m))
+        {
+            start = Some(pos);
+        }
+        pos = match raw[pos..].iter().position(|b| *b == b'\n') {
+            Some(i) => pos + i + 1,
+            None => raw.len(),
+        };
+    }
+    let start = start.ok_or(ObjectError::Unsigned {
+        kind: ObjectKind::Tag,
+    })?;
+    if raw[start..].starts_with(SIGNATURE_BEGIN) {
+        return split_tag(raw);
+    }
+    Ok(SignedObject {
+        kind: ObjectKind::Tag,
+        payload: remove_signature_headers(&raw[..start])?,
+        signature: raw[start..].to_vec(),
+    })
+}
+
 /// git's `remove_signature`: a tag's payload loses any `gpgsig` / `gpgsig-sha256` header
 /// (signatures for the other object format) and its continuation lines. One of each at most.
 fn remove_signature_headers(payload: &[u8]) -> Result<Vec<u8>, ObjectError> {
@@ -331,6 +370,29 @@ mod tests {
     const TAG: &[u8] = include_bytes!(
         "../../../tests/data/vectors/real/138f9d7cb3097a5f04192621a186e54f86390df0.tag"
     );
+
+    #[test]
+    fn tags_split_in_every_format_git_signs_with() {
+        // gitsign's own block: the same split as split_tag.
+        assert_eq!(split_tag_any_format(TAG).unwrap(), split_tag(TAG).unwrap());
+        let ssh = b"object 0000000000000000000000000000000000000000\ntype commit\ntag v1\ntagger T <t@x> 0 +0000\n\nmsg\n-----BEGIN SSH SIGNATURE-----\nU1NI\n-----END SSH SIGNATURE-----\n";
+        let s = split_tag_any_format(ssh).unwrap();
+        assert!(s.payload.ends_with(b"\nmsg\n"));
+        assert!(s.signature.starts_with(b"-----BEGIN SSH SIGNATURE-----"));
+        let pgp = String::from_utf8_lossy(ssh).replace("SSH SIGNATURE", "PGP SIGNATURE");
+        assert!(
+            split_tag_any_format(pgp.as_bytes())
+                .unwrap()
+                .signature
+                .starts_with(b"-----BEGIN PGP")
+        );
+        // Unsigned; and a marker inside a line is not a signature.
+        let unsigned = b"object 0\ntype commit\ntag v1\n\nsee -----BEGIN SSH SIGNATURE-----\n";
+        assert!(matches!(
+            split_tag_any_format(unsigned),
+            Err(ObjectError::Unsigned { .. })
+        ));
+    }
 
     #[test]
     fn computes_git_object_ids() {

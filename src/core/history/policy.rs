@@ -585,7 +585,7 @@ valid_after = "2026-01-01T00:00:00Z"
 valid_before = "2027-01-01T00:00:00Z"
 
 [[signer]]
-identity = "release@example.com"
+identity = "release@example.org"
 issuer = "https://issuer.example"
 refs = ["refs/tags/v*"]
 
@@ -655,11 +655,11 @@ allowed_signers = "allowed_signers"
         let p = HistoryPolicy::parse(GOOD).unwrap();
         let t = [1_900_000_000];
         assert!(
-            p.judge_signer(Some("refs/tags/v1.0"), &facts("release@example.com", &t))
+            p.judge_signer(Some("refs/tags/v1.0"), &facts("release@example.org", &t))
                 .is_ok()
         );
         let r = p
-            .judge_signer(Some("refs/heads/main"), &facts("release@example.com", &t))
+            .judge_signer(Some("refs/heads/main"), &facts("release@example.org", &t))
             .unwrap_err();
         assert_eq!(r.code(), "identity-mismatch");
         assert!(r.message().contains("for refs/heads/main"));
