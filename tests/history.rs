@@ -752,3 +752,40 @@ fn tags_are_verified_and_judged_under_their_refs() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(out.status.code(), Some(0), "{lines:?}");
 }
+
+#[test]
+fn online_mode_commits_are_looked_up_or_reported_unverifiable_offline() {
+    let r = Signing::new();
+    let ids: Vec<String> = (0..3)
+        .map(|i| r.commit(&format!("online {i}"), &[("GITSIGN_REKOR_MODE", "online")]))
+        .collect();
+    let policy = write_policy(&r, "p.toml", &signer_policy(&r, ""));
+    let out = verify(
+        &r,
+        &["--policy", &policy, "--output", "json", "HEAD~3..HEAD"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let lines = json_lines(&out);
+    for id in &ids {
+        let rec = lines.iter().find(|l| l["id"] == id.as_str()).unwrap();
+        assert_eq!(rec["outcome"], "verified");
+        assert_eq!(rec["log_url"], r.stack.rekor(), "{rec}");
+    }
+    // Never silently passed: --offline reports each as unverifiable.
+    let out = verify(
+        &r,
+        &[
+            "--policy",
+            &policy,
+            "--output",
+            "json",
+            "--offline",
+            "HEAD~3..HEAD",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let got = verdicts(&json_lines(&out));
+    for id in &ids {
+        assert_eq!(got[id], v("violation", Some("log-unavailable")));
+    }
+}
