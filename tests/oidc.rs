@@ -515,11 +515,11 @@ struct FakeIssuer {
     issuer: String,
 }
 
-fn es256_pair() -> ring::signature::EcdsaKeyPair {
-    let rng = ring::rand::SystemRandom::new();
-    let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
-    let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
-    ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap()
+fn es256_pair() -> aws_lc_rs::signature::EcdsaKeyPair {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let alg = &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+    aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref()).unwrap()
 }
 
 fn query_of(target: &str) -> HashMap<String, String> {
@@ -533,7 +533,7 @@ fn query_of(target: &str) -> HashMap<String, String> {
 /// Discovery, JWKS, an authorization endpoint that approves at once, a device endpoint, and
 /// a token endpoint whose ID token carries `fault`.
 fn fake_issuer(fault: Fault) -> FakeIssuer {
-    use ring::signature::KeyPair;
+    use aws_lc_rs::signature::KeyPair;
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let issuer = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
     let iss = issuer.clone();
@@ -617,7 +617,7 @@ fn fake_issuer(fault: Fault) -> FakeIssuer {
                         &key
                     };
                     let sig = signer
-                        .sign(&ring::rand::SystemRandom::new(), input.as_bytes())
+                        .sign(&aws_lc_rs::rand::SystemRandom::new(), input.as_bytes())
                         .unwrap();
                     let id_token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()));
                     json(serde_json::json!({"id_token": id_token, "token_type": "Bearer"}))

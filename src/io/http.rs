@@ -1,5 +1,5 @@
 //! What every exchange with a Sigstore service (Fulcio, Rekor) shares: one client profile
-//! (rustls with ring, timeouts, **no redirects**: a 307 would replay an ID token to another
+//! (rustls with aws-lc-rs, timeouts, **no redirects**: a 307 would replay an ID token to another
 //! host), one URL rule (https, or plain http only to a loopback address), bounded reads.
 
 use std::io::Read;
@@ -10,7 +10,7 @@ pub const MAX_RESPONSE: u64 = 4 << 20;
 
 /// Installs the ring crypto provider for rustls once per process.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// A blocking client with our timeouts, no redirects and no idle connections kept: a

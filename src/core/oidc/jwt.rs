@@ -6,7 +6,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature;
+use aws_lc_rs::signature;
 use serde_json::{Map, Value};
 
 /// How far clocks may disagree, in seconds, when checking `exp`, `nbf` and `iat`.
@@ -451,8 +451,8 @@ fn verify_with_jwk(alg: Alg, key: &Value, input: &[u8], sig: &[u8]) -> Result<bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ring::rand::SystemRandom;
-    use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair};
     use serde_json::json;
 
     fn enc(v: &Value) -> String {
@@ -470,7 +470,7 @@ mod tests {
             let alg = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
             EsKey {
-                pair: EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap(),
+                pair: EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref()).unwrap(),
                 kid: kid.to_string(),
             }
         }
@@ -667,7 +667,7 @@ mod tests {
             enc(&json!({"alg": "RS256", "kid": "r"})),
             enc(&claims())
         );
-        let mut sig = vec![0; rsa.public().modulus_len()];
+        let mut sig = vec![0; rsa.public_modulus_len()];
         rsa.sign(
             &signature::RSA_PKCS1_SHA256,
             &rng,
@@ -676,7 +676,7 @@ mod tests {
         )
         .unwrap();
         let t = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig));
-        let pubkey = signature::RsaPublicKeyComponents::<Vec<u8>>::from(rsa.public());
+        let pubkey = signature::RsaPublicKeyComponents::<Vec<u8>>::from(rsa.public_key());
         let (n, e) = (pubkey.n, pubkey.e);
         let jwk = json!({"kty": "RSA", "kid": "r", "n": URL_SAFE_NO_PAD.encode(&n), "e": URL_SAFE_NO_PAD.encode(&e)});
         let jwt = Jwt::parse(&t).unwrap();

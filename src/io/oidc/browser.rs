@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Url;
-use ring::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
 use super::http::{self, Discovery, Http};
@@ -32,7 +32,7 @@ impl Pkce {
 
     /// S256: `BASE64URL(SHA256(ASCII(verifier)))`.
     pub fn from_verifier(verifier: String) -> Pkce {
-        let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
         Pkce {
             challenge: URL_SAFE_NO_PAD.encode(digest.as_ref()),
             verifier: Zeroizing::new(verifier),
