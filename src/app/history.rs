@@ -668,11 +668,7 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
     };
     // One verifier for the whole run: certificates shared by commits are proven once.
     let env = Env {
-        cx: Context {
-            settings: &settings,
-            verifier: Verifier::new(&trust, opts),
-            offline: args.offline,
-        },
+        cx: Context::new(&settings, Verifier::new(&trust, opts), args.offline),
         policy: &policy,
         policy_dir,
         algo: repo.hash_algo(),

@@ -23,6 +23,20 @@ pub(crate) struct Context<'a> {
     pub verifier: Verifier<'a>,
     /// Never contact the log: online-mode signatures cannot be verified.
     pub offline: bool,
+    /// One Rekor client per run, made on first use: a history's lookups share its
+    /// connections (the workers bound how many run at once).
+    pub rekor: std::sync::OnceLock<Result<RekorClient, String>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(settings: &'a Settings, verifier: Verifier<'a>, offline: bool) -> Self {
+        Context {
+            settings,
+            verifier,
+            offline,
+            rekor: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 /// One signed object as git handed it to us.
@@ -65,11 +79,15 @@ pub(crate) fn verify_object(
             obj.algo.object_id(obj.kind, &raw)
         }
     };
-    let lookup = RekorClient::new(&cx.settings.rekor, cx.settings.rekor_timeout).and_then(|c| {
+    let client = cx.rekor.get_or_init(|| {
+        RekorClient::new(&cx.settings.rekor, cx.settings.rekor_timeout).map_err(|e| e.to_string())
+    });
+    let lookup = client.as_ref().map_err(String::clone).and_then(|c| {
         c.entries_for(
             &checked.leaf_pem(),
             &crate::core::x509::keys::sha256(id.as_bytes()),
         )
+        .map_err(|e| e.to_string())
     });
     match lookup {
         Ok(entries) => verifier.verify(
@@ -309,11 +327,7 @@ fn gpg_verify_outcome(args: &GpgVerify) -> Result<(Outcome, Reporter), AppError>
         signature: &signature,
         algo,
     };
-    let cx = Context {
-        settings: &settings,
-        verifier: Verifier::new(&trust, Options::default()),
-        offline: false,
-    };
+    let cx = Context::new(&settings, Verifier::new(&trust, Options::default()), false);
     // git decides what to make of the signer (gpg.x509 has no identity policy).
     Ok((
         verify_object(&signed, &cx, &Policy::AnyFulcioIdentity),
@@ -413,11 +427,7 @@ fn verify_in_repo(args: &VerifyArgs, kind: ObjectKind) -> Result<i32, AppError> 
                 signature: &s.signature,
                 algo,
             };
-            let cx = Context {
-                settings: &settings,
-                verifier: Verifier::new(&trust, opts),
-                offline: false,
-            };
+            let cx = Context::new(&settings, Verifier::new(&trust, opts), false);
             verify_object(&signed, &cx, &policy)
         });
     let name = kind.name();
