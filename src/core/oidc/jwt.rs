@@ -4,9 +4,9 @@
 
 use std::fmt;
 
+use aws_lc_rs::signature;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use aws_lc_rs::signature;
 use serde_json::{Map, Value};
 
 /// How far clocks may disagree, in seconds, when checking `exp`, `nbf` and `iat`.

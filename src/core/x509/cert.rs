@@ -1071,6 +1071,45 @@ mod tests {
     /// October 2021 `CN=sigstore` root, the root of the current CA, not the March 2021 root
     /// of the same name whose CA ends with 2022: the path is that root alone.
     #[test]
+    fn reads_github_workflow_claims_of_an_actions_certificate() {
+        use base64::Engine as _;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/conformance/bundle-verify/happy-path-v0.2/bundle.sigstore.json"
+        );
+        let bundle: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let vm = &bundle["verificationMaterial"];
+        let raw = vm["certificate"]["rawBytes"]
+            .as_str()
+            .or(vm["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str())
+            .unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap();
+        let claims = Certificate::from_der(&der).unwrap().github_claims();
+        assert_eq!(
+            claims,
+            GithubClaims {
+                repository: Some(
+                    "sigstore-conformance/extremely-dangerous-public-oidc-beacon".into()
+                ),
+                git_ref: Some("refs/heads/main".into()),
+                sha: Some("af785b6d3b0fa0c0aa1305faee7ce6036e8d90c4".into()),
+                workflow: Some("Extremely dangerous OIDC beacon".into()),
+                trigger: Some("workflow_dispatch".into()),
+            }
+        );
+        // A gitsign leaf from a person has none.
+        let (file, _, _) = real_leaves().remove(0);
+        let der = fixture(&file);
+        assert_eq!(
+            Certificate::from_der(&der).unwrap().github_claims(),
+            GithubClaims::default()
+        );
+    }
+
+    #[test]
     fn the_2022_leaf_chains_directly_to_the_2021_sigstore_root() {
         let root = TrustedRoot::production();
         let leaf = Certificate::from_der(&fixture("add1e873fdbd.leaf.der")).unwrap();
