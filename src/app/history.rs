@@ -743,11 +743,9 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
             for (item, c) in batch.iter().zip(checks) {
                 let cut = (item.kind == ObjectKind::Commit).then_some(&mut cutoff);
                 let mut r = record(item, label, c, &policy, cut);
-                if item.kind == ObjectKind::Commit
-                    && git2::Oid::from_str(&item.id).is_ok_and(|o| shallow.contains(&o))
-                {
-                    r.shallow_boundary = true;
-                }
+                // Not from the cache: the same commit may since have been deepened.
+                r.shallow_boundary = item.kind == ObjectKind::Commit
+                    && git2::Oid::from_str(&item.id).is_ok_and(|o| shallow.contains(&o));
                 if let Some(w) = writer.as_mut()
                     && !r.cached
                     && r.outcome == "verified"
