@@ -789,3 +789,26 @@ fn online_mode_commits_are_looked_up_or_reported_unverifiable_offline() {
         assert_eq!(got[id], v("violation", Some("log-unavailable")));
     }
 }
+
+/// On a terminal (util-linux `script` gives the binary one), violations are coloured;
+/// `NO_COLOR` turns that off. Off a terminal (every other test) there is no escape at all.
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let r = Signing::new();
+    r.ok(&["commit", "-q", "--allow-empty", "-m", "unsigned"], &[]);
+    let policy = write_policy(&r, "p.toml", &signer_policy(&r, ""));
+    let run = |no_color: bool| {
+        let cmd = format!("{} verify --policy {policy} HEAD~1..HEAD", common::BIN);
+        let mut c = r.command("script", &[]);
+        c.args(["-q", "-e", "-c", &cmd, "/dev/null"]);
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        text(&out.stdout)
+    };
+    let tty = run(false);
+    assert!(tty.contains("\x1b[31mFAIL"), "{tty:?}");
+    assert!(!run(true).contains("\x1b[31m"));
+}
