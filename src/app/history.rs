@@ -627,6 +627,7 @@ fn io_failed(e: std::io::Error) -> AppError {
 pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
     let started = Instant::now();
     let (policy, policy_dir, policy_bytes) = load_policy(args)?;
+    crate::io::git::limit_memory();
     let repo = Repo::discover().map_err(AppError::usage)?;
     let settings = Settings::load(Some(&repo.git_dir())).map_err(AppError::usage)?;
     let (trust, trust_digest) =

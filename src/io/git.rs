@@ -176,6 +176,23 @@ pub struct Walked {
     pub parents: Vec<git2::Oid>,
 }
 
+/// Keeps libgit2's memory small for a walk over a whole history: no object cache (each
+/// object is read once), and pack windows of 2 MiB with at most 8 MiB mapped. By default
+/// libgit2 maps packs in 1 GiB windows, so reading every commit of a 400 MB history left
+/// 176 MB of its pages resident.
+#[allow(unsafe_code)]
+pub fn limit_memory() {
+    git2::opts::enable_caching(false);
+    // SAFETY: these set plain libgit2 globals, read when pack windows are mapped; they are
+    // unsafe only because the writes are not synchronised with other threads using
+    // libgit2. History verification calls this first, before it opens the repository and
+    // before any other thread exists.
+    unsafe {
+        let _ = git2::opts::set_mwindow_size(2 << 20);
+        let _ = git2::opts::set_mwindow_mapped_limit(8 << 20);
+    }
+}
+
 impl Repo {
     /// Resolves revision arguments into walk starts and hidden commits.
     pub fn scope(&self, revs: &[String], all: bool, tags: bool) -> Result<Scope, String> {
@@ -290,19 +307,20 @@ impl Repo {
         let odb = self.repo.odb().map_err(msg)?;
         Ok(walk.map(move |oid| {
             let oid = oid.map_err(|e| format!("cannot walk the history: {}", msg(e)))?;
-            let commit = self
-                .repo
-                .find_commit(oid)
-                .map_err(|e| format!("cannot read commit {oid}: {}", msg(e)))?;
             let raw = odb
                 .read(oid)
                 .map_err(|e| format!("cannot read commit {oid}: {}", msg(e)))?
                 .data()
                 .to_vec();
+            let parents = crate::core::git::gitobj::commit_parents(&raw)
+                .iter()
+                .map(|p| git2::Oid::from_str(p))
+                .collect::<Result<_, _>>()
+                .map_err(|_| format!("commit {oid} names a parent that is not an object id"))?;
             Ok(Walked {
                 id: oid,
                 raw,
-                parents: commit.parent_ids().collect(),
+                parents,
             })
         }))
     }

@@ -272,6 +272,17 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// A raw commit's parent ids, in order, as its `parent` header lines name them (the headers
+/// end at the first empty line).
+pub fn commit_parents(raw: &[u8]) -> Vec<String> {
+    raw.split(|b| *b == b'\n')
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix(b"parent "))
+        .filter_map(|id| std::str::from_utf8(id).ok())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Splits a raw object of either kind.
 pub fn split(kind: ObjectKind, raw: &[u8], algo: HashAlgo) -> Result<SignedObject, ObjectError> {
     match kind {
@@ -370,6 +381,13 @@ mod tests {
     const TAG: &[u8] = include_bytes!(
         "../../../tests/data/vectors/real/138f9d7cb3097a5f04192621a186e54f86390df0.tag"
     );
+
+    #[test]
+    fn reads_commit_parents_from_the_headers_only() {
+        let raw = b"tree t\nparent aa\nparent bb\nauthor A\n\nparent cc\n";
+        assert_eq!(commit_parents(raw), ["aa", "bb"]);
+        assert!(commit_parents(b"tree t\n\nmsg\n").is_empty());
+    }
 
     #[test]
     fn tags_split_in_every_format_git_signs_with() {

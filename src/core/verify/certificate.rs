@@ -71,6 +71,11 @@ pub struct Memo {
     sct: Mutex<HashMap<[u8; 32], VerifiedSct>>,
 }
 
+/// At most this many results of each kind are remembered; then the memo starts afresh. A
+/// history shares certificates between neighbouring commits (a credential cache's runs),
+/// so a small memo keeps every hit while memory stays bounded over 100,000 certificates.
+pub const MEMO_CAP: usize = 4096;
+
 fn pair_key(a: &Certificate, b: &Certificate) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update((a.der().len() as u64).to_be_bytes());
@@ -86,7 +91,11 @@ impl Memo {
             return Ok(());
         }
         child.verify_signed_by(parent)?;
-        lock(&self.signed_by).insert(key);
+        let mut set = lock(&self.signed_by);
+        if set.len() >= MEMO_CAP {
+            set.clear();
+        }
+        set.insert(key);
         Ok(())
     }
 
@@ -101,7 +110,11 @@ impl Memo {
             return Ok(v.clone());
         }
         let v = sct::verify_embedded_sct(leaf, issuer, &trust.ctlogs)?;
-        lock(&self.sct).insert(key, v.clone());
+        let mut map = lock(&self.sct);
+        if map.len() >= MEMO_CAP {
+            map.clear();
+        }
+        map.insert(key, v.clone());
         Ok(v)
     }
 
