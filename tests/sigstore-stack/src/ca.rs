@@ -345,6 +345,41 @@ impl Ca {
         now: i64,
         lifetime: i64,
     ) -> Result<Issued, StackError> {
+        let (precert, leaf_der) =
+            self.build_leaf(spki, san, oidc_issuer, ctlog, now, lifetime, true)?;
+        Ok(Issued {
+            precert_der: precert.unwrap_or_default(),
+            leaf_der,
+        })
+    }
+
+    /// The leaf [`Ca::issue`] makes, without signing the precertificate it would log (the
+    /// generator's certificates: the SCT covers the precertificate's TBS, not its signature).
+    pub fn issue_leaf(
+        &self,
+        spki: &[u8],
+        san: &San,
+        oidc_issuer: &str,
+        ctlog: &SigningKey,
+        now: i64,
+        lifetime: i64,
+    ) -> Result<Vec<u8>, StackError> {
+        self.build_leaf(spki, san, oidc_issuer, ctlog, now, lifetime, false)
+            .map(|(_, leaf)| leaf)
+    }
+
+    /// The precertificate (if asked for) and the leaf.
+    #[allow(clippy::too_many_arguments)]
+    fn build_leaf(
+        &self,
+        spki: &[u8],
+        san: &San,
+        oidc_issuer: &str,
+        ctlog: &SigningKey,
+        now: i64,
+        lifetime: i64,
+        precert: bool,
+    ) -> Result<(Option<Vec<u8>>, Vec<u8>), StackError> {
         let san_value = match san {
             San::Email(e) => encode(0x81, e.as_bytes()),
             San::Uri(u) => encode(0x86, u.as_bytes()),
@@ -394,9 +429,13 @@ impl Ca {
             .encode()
         };
 
-        let mut with_poison = exts.clone();
-        with_poison.push(ext(OID_POISON, true, &encode(tag::NULL, &[])));
-        let precert_der = sign_tbs(&tbs(&with_poison), &self.intermediate_key)?;
+        let precert_der = if precert {
+            let mut with_poison = exts.clone();
+            with_poison.push(ext(OID_POISON, true, &encode(tag::NULL, &[])));
+            Some(sign_tbs(&tbs(&with_poison), &self.intermediate_key)?)
+        } else {
+            None
+        };
 
         // RFC 6962 §3.2: the log signs the precertificate's TBS with the poison removed.
         let timestamp_ms = u64::try_from(now).unwrap_or(0) * 1000;
@@ -412,10 +451,7 @@ impl Ca {
         push_u16_vec(&mut tls, &list)?;
         exts.push(ext(oid::SCT_LIST, false, &encode(tag::OCTET_STRING, &tls)));
         let leaf_der = sign_tbs(&tbs(&exts), &self.intermediate_key)?;
-        Ok(Issued {
-            precert_der,
-            leaf_der,
-        })
+        Ok((precert_der, leaf_der))
     }
 }
 

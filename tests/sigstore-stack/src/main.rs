@@ -8,6 +8,8 @@
 //! log persist in DIR across restarts. `sigstore-stack open URL` is a scripted user agent for
 //! `gitsign.urlOpener`: it fetches the URL and follows redirects (to the program's loopback
 //! listener), completing a browser login with nobody at the keyboard.
+//! `sigstore-stack generate-history` writes a history of gitsign-signed commits made with
+//! DIR's keys and logged in DIR's log, without serving (see `generate.rs`).
 //!
 //! Fault injection (for failure tests), on each service: `POST /admin/fault` with
 //! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow" | "wrong-key" |
@@ -19,6 +21,7 @@
 
 mod ca;
 mod fulcio;
+mod generate;
 mod http;
 mod keys;
 mod oidc;
@@ -62,6 +65,8 @@ pub enum StackError {
         port: u16,
         source: std::io::Error,
     },
+    /// The repository a history is generated into (libgit2 or git).
+    Git(String),
 }
 
 impl fmt::Display for StackError {
@@ -73,6 +78,7 @@ impl fmt::Display for StackError {
             StackError::Bind { port, source } => {
                 write!(f, "cannot listen on 127.0.0.1:{port}: {source}")
             }
+            StackError::Git(e) => write!(f, "git: {e}"),
         }
     }
 }
@@ -268,35 +274,45 @@ impl Stack {
 
     /// `DIR/trusted_root.json`: protobuf-specs TrustedRoot with the CA, the log and CT log keys.
     fn trusted_root(&self) -> serde_json::Value {
-        let start = format_rfc3339(self.ca.not_before);
-        let log = |key: &SigningKey, url: &str| {
-            json!({
-                "baseUrl": url,
-                "hashAlgorithm": "SHA2_256",
-                "publicKey": {
-                    "rawBytes": B64.encode(key.spki_der()),
-                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                    "validFor": {"start": start},
-                },
-                "logId": {"keyId": B64.encode(sha256(key.spki_der()))},
-            })
-        };
-        json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [log(&self.rekor_key, &self.urls.rekor)],
-            "certificateAuthorities": [{
-                "subject": {"organization": ca::ORGANIZATION, "commonName": "sigstore"},
-                "uri": self.urls.fulcio,
-                "certChain": {"certificates": [
-                    {"rawBytes": B64.encode(&self.ca.intermediate_der)},
-                    {"rawBytes": B64.encode(&self.ca.root_der)},
-                ]},
-                "validFor": {"start": start},
-            }],
-            "ctlogs": [log(&self.ctlog_key, &self.urls.fulcio)],
-            "timestampAuthorities": [],
-        })
+        trusted_root(&self.ca, &self.ctlog_key, &self.rekor_key, &self.urls)
     }
+}
+
+/// The TrustedRoot naming `ca`, the CT log key and the Rekor key, at these URLs.
+pub fn trusted_root(
+    ca: &Ca,
+    ctlog_key: &SigningKey,
+    rekor_key: &SigningKey,
+    urls: &Urls,
+) -> serde_json::Value {
+    let start = format_rfc3339(ca.not_before);
+    let log = |key: &SigningKey, url: &str| {
+        json!({
+            "baseUrl": url,
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": B64.encode(key.spki_der()),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "validFor": {"start": start},
+            },
+            "logId": {"keyId": B64.encode(sha256(key.spki_der()))},
+        })
+    };
+    json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [log(rekor_key, &urls.rekor)],
+        "certificateAuthorities": [{
+            "subject": {"organization": ca::ORGANIZATION, "commonName": "sigstore"},
+            "uri": urls.fulcio,
+            "certChain": {"certificates": [
+                {"rawBytes": B64.encode(&ca.intermediate_der)},
+                {"rawBytes": B64.encode(&ca.root_der)},
+            ]},
+            "validFor": {"start": start},
+        }],
+        "ctlogs": [log(ctlog_key, &urls.fulcio)],
+        "timestampAuthorities": [],
+    })
 }
 
 impl Stack {
@@ -356,6 +372,9 @@ struct Cli {
 enum Command {
     /// Fetch URL and follow its redirects: a scripted user agent for gitsign.urlOpener.
     Open { url: String },
+    /// Write a linear history of gitsign-signed commits made with DIR's CA and log keys and
+    /// logged in DIR's log (offline: nothing is served; not while a stack serves DIR).
+    GenerateHistory(generate::GenerateArgs),
 }
 
 fn bind(port: u16) -> Result<(TcpListener, String), StackError> {
@@ -395,7 +414,8 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
+/// Creates DIR and its subdirectories; returns its canonical path.
+fn prepare_dir(dir: &Path) -> Result<PathBuf, StackError> {
     let mkdir = |p: &Path| {
         fs::create_dir_all(p).map_err(|source| StackError::Io {
             path: p.to_path_buf(),
@@ -410,8 +430,12 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     for sub in ["keys", "ca", "rekor", "ctlog"] {
         mkdir(&dir.join(sub))?;
     }
-    // Two stacks appending to one log would interleave entries: one stack per DIR. The lock
-    // goes with the process, however it ends.
+    Ok(dir)
+}
+
+/// Two processes appending to one log would interleave entries: one stack (or generator) per
+/// DIR. The lock goes with the returned file, however the process ends.
+fn lock_dir(dir: &Path) -> Result<fs::File, StackError> {
     let lock_path = dir.join("lock");
     let lock = fs::OpenOptions::new()
         .create(true)
@@ -425,9 +449,15 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     if lock.try_lock().is_err() {
         return Err(StackError::State {
             path: lock_path,
-            what: "another sigstore-stack is serving this directory",
+            what: "another sigstore-stack is serving (or generating into) this directory",
         });
     }
+    Ok(lock)
+}
+
+fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
+    let dir = prepare_dir(dir)?;
+    let _lock = lock_dir(&dir)?;
     // DIR/env exists while a stack serves: scripts wait for it to appear.
     let env_path = dir.join("env");
     let _ = fs::remove_file(&env_path);
@@ -578,6 +608,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.command, &cli.dir) {
         (Some(Command::Open { url }), _) => open(url),
+        (Some(Command::GenerateHistory(args)), _) => generate::run(args).map_err(|e| e.to_string()),
         (None, Some(dir)) => serve(&cli, dir).map_err(|e| e.to_string()),
         (None, None) => Err("--dir DIR is required (or: sigstore-stack open URL)".into()),
     };
