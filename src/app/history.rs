@@ -624,6 +624,63 @@ fn io_failed(e: std::io::Error) -> AppError {
     AppError::failed(format!("cannot write the report: {e}"))
 }
 
+/// Objects of one walk start, in walk order.
+struct Batch {
+    start: usize,
+    items: Vec<Item>,
+}
+
+/// Walks every start (each without what earlier starts reached) and sends its objects in
+/// batches; stops when the receiver is gone.
+fn read_batches(
+    git_dir: &Path,
+    starts: &[crate::io::git::Start],
+    mut hidden: Vec<git2::Oid>,
+    first_parent: bool,
+    tx: &std::sync::mpsc::SyncSender<Result<Batch, String>>,
+) -> Result<(), String> {
+    let repo = Repo::open(git_dir)?;
+    for (i, start) in starts.iter().enumerate() {
+        let mut items: Vec<Item> = Vec::with_capacity(BATCH);
+        // An annotated tag's own signature is judged first, under its ref.
+        if let Some(tag) = start.tag {
+            let raw = repo.read_tag_object(tag)?;
+            items.push(Item {
+                kind: ObjectKind::Tag,
+                id: raw.id,
+                raw: raw.raw,
+                parents: vec![],
+            });
+        }
+        for w in repo.walk(start.commit, &hidden, first_parent)? {
+            let w = w?;
+            items.push(Item {
+                kind: ObjectKind::Commit,
+                id: w.id.to_string(),
+                raw: w.raw,
+                parents: w.parents.iter().map(|p| p.to_string()).collect(),
+            });
+            if items.len() == BATCH {
+                let full = std::mem::replace(&mut items, Vec::with_capacity(BATCH));
+                if tx
+                    .send(Ok(Batch {
+                        start: i,
+                        items: full,
+                    }))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        if !items.is_empty() && tx.send(Ok(Batch { start: i, items })).is_err() {
+            return Ok(());
+        }
+        hidden.push(start.commit);
+    }
+    Ok(())
+}
+
 pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
     let started = Instant::now();
     let (policy, policy_dir, policy_bytes) = load_policy(args)?;
@@ -698,50 +755,31 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
         });
     let shallow: HashSet<git2::Oid> = repo.shallow_boundary().into_iter().collect();
     let mut cutoff = Cutoff::new(since);
-    let mut hidden = scope.hidden.clone();
-    for start in &scope.starts {
-        let label = start.label.as_deref();
-        let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
-        // An annotated tag's own signature is judged first, under its ref.
-        if let Some(tag) = start.tag {
-            let raw = repo.read_tag_object(tag).map_err(AppError::failed)?;
-            batch.push(Item {
-                kind: ObjectKind::Tag,
-                id: raw.id,
-                raw: raw.raw,
-                parents: vec![],
-            });
-        }
-        let mut walk = repo
-            .walk(
-                start.commit,
-                &hidden,
-                policy.merge_side == MergeSide::FirstParent,
-            )
-            .map_err(AppError::failed)?
-            .peekable();
-        loop {
-            while batch.len() < BATCH
-                && let Some(w) = walk.next()
-            {
-                let w = w.map_err(AppError::failed)?;
-                batch.push(Item {
-                    kind: ObjectKind::Commit,
-                    id: w.id.to_string(),
-                    raw: w.raw,
-                    parents: w.parents.iter().map(|p| p.to_string()).collect(),
-                });
+    // A reader thread walks the history and reads the objects (with its own repository
+    // handle: libgit2's are not shared across threads) while the workers verify the batch
+    // before: reading is serial, so it must not leave the cores idle.
+    let first_parent = policy.merge_side == MergeSide::FirstParent;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, String>>(2);
+    let git_dir = repo.git_dir();
+    let starts = &scope.starts;
+    let hidden = scope.hidden.clone();
+    std::thread::scope(|threads| -> Result<(), AppError> {
+        threads.spawn(move || {
+            if let Err(e) = read_batches(&git_dir, starts, hidden, first_parent, &tx) {
+                let _ = tx.send(Err(e));
             }
-            if batch.is_empty() {
-                break;
-            }
+        });
+        for batch in rx {
+            let batch = batch.map_err(AppError::failed)?;
+            let label = starts[batch.start].label.as_deref();
             let checks: Vec<Check> = pool.install(|| {
                 batch
+                    .items
                     .par_iter()
                     .map(|item| check(item, label, &env))
                     .collect()
             });
-            for (item, c) in batch.iter().zip(checks) {
+            for (item, c) in batch.items.iter().zip(checks) {
                 let cut = (item.kind == ObjectKind::Commit).then_some(&mut cutoff);
                 let mut r = record(item, label, c, &policy, cut);
                 // Not from the cache: the same commit may since have been deepened.
@@ -758,16 +796,15 @@ pub fn verify_history(args: &VerifyArgs) -> Result<i32, AppError> {
                 report.add(&r).map_err(io_failed)?;
             }
             if let Some(pb) = &progress {
-                pb.inc(batch.len() as u64);
+                pb.inc(batch.items.len() as u64);
             }
-            batch.clear();
             report.out.flush().map_err(io_failed)?;
             if let Some(w) = writer.as_mut() {
                 w.flush().map_err(AppError::failed)?;
             }
         }
-        hidden.push(start.commit);
-    }
+        Ok(())
+    })?;
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
