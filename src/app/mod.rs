@@ -56,6 +56,7 @@ impl fmt::Display for AppError {
 pub fn run(command: Command) -> i32 {
     let result = match command {
         Command::GpgVerify(args) => verify::gpg_verify(&args),
+        Command::Verify(args) if args.is_history() => history::verify_history(&args),
         Command::Verify(args) => verify::verify_commit(&args),
         Command::VerifyTag(args) => verify::verify_tag(&args),
         Command::VerifyBundle(args) => bundle::verify_bundle(&args),

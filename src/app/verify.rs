@@ -374,10 +374,8 @@ fn status_lines(outcome: &Outcome) -> Vec<Status> {
     lines
 }
 
+/// One commit (a history goes to `app::history`).
 pub fn verify_commit(args: &VerifyArgs) -> Result<i32, AppError> {
-    if args.is_history() {
-        return crate::app::history::verify_history(args);
-    }
     verify_in_repo(args, ObjectKind::Commit)
 }
 
