@@ -351,7 +351,7 @@ impl Report {
         let violation = r.outcome == "violation";
         match self.format {
             OutputFormat::Json => {
-                serde_json::to_writer(&mut self.out, &Tagged::Object(r))?;
+                serde_json::to_writer(&mut self.out, r)?;
                 writeln!(self.out)?;
             }
             OutputFormat::Text => {
@@ -526,12 +526,6 @@ impl Report {
         }
         self.out.flush()
     }
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Tagged<'a> {
-    Object(&'a Record),
 }
 
 /// A workflow command's message: `%`, CR and LF escaped (GitHub's toolkit `escapeData`).

@@ -160,13 +160,12 @@ fn header_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     line.strip_prefix(name)?.strip_prefix(b" ")
 }
 
-/// Splits a raw annotated tag: the signature is the last line-anchored
-/// `-----BEGIN SIGNED MESSAGE-----` block, which must run to the end of the object.
-pub fn split_tag(raw: &[u8]) -> Result<SignedObject, ObjectError> {
+/// Where the last line of `raw` that starts with one of `markers` begins.
+fn last_line_starting_with(raw: &[u8], markers: &[&[u8]]) -> Option<usize> {
     let mut start = None;
     let mut pos = 0;
     while pos < raw.len() {
-        if raw[pos..].starts_with(SIGNATURE_BEGIN) {
+        if markers.iter().any(|m| raw[pos..].starts_with(m)) {
             start = Some(pos);
         }
         pos = match raw[pos..].iter().position(|b| *b == b'\n') {
@@ -174,7 +173,13 @@ pub fn split_tag(raw: &[u8]) -> Result<SignedObject, ObjectError> {
             None => raw.len(),
         };
     }
-    let start = start.ok_or(ObjectError::Unsigned {
+    start
+}
+
+/// Splits a raw annotated tag: the signature is the last line-anchored
+/// `-----BEGIN SIGNED MESSAGE-----` block, which must run to the end of the object.
+pub fn split_tag(raw: &[u8]) -> Result<SignedObject, ObjectError> {
+    let start = last_line_starting_with(raw, &[SIGNATURE_BEGIN]).ok_or(ObjectError::Unsigned {
         kind: ObjectKind::Tag,
     })?;
     let signature = &raw[start..];
@@ -202,23 +207,10 @@ const TAG_SIGNATURE_STARTS: [&[u8]; 4] = [
 /// SSH), as git does: the signature is the last line-anchored block that starts with one of
 /// their armour lines and runs to the end. gitsign's own blocks are split by [`split_tag`].
 pub fn split_tag_any_format(raw: &[u8]) -> Result<SignedObject, ObjectError> {
-    let mut start = None;
-    let mut pos = 0;
-    while pos < raw.len() {
-        if TAG_SIGNATURE_STARTS
-            .iter()
-            .any(|m| raw[pos..].starts_with(m))
-        {
-            start = Some(pos);
-        }
-        pos = match raw[pos..].iter().position(|b| *b == b'\n') {
-            Some(i) => pos + i + 1,
-            None => raw.len(),
-        };
-    }
-    let start = start.ok_or(ObjectError::Unsigned {
-        kind: ObjectKind::Tag,
-    })?;
+    let start =
+        last_line_starting_with(raw, &TAG_SIGNATURE_STARTS).ok_or(ObjectError::Unsigned {
+            kind: ObjectKind::Tag,
+        })?;
     if raw[start..].starts_with(SIGNATURE_BEGIN) {
         return split_tag(raw);
     }
