@@ -77,6 +77,7 @@ for path in sorted(glob.glob(os.path.join(data, "conformance/**/bundle.sigstore.
     vm = b.get("verificationMaterial", {})
     for ts in vm.get("timestampVerificationData", {}).get("rfc3161Timestamps", []):
         put("timestamp", base64.b64decode(ts.get("signedTimestamp", "")))
+        put("timestamp_response", base64.b64decode(ts.get("signedTimestamp", "")))
     for e in vm.get("tlogEntries", []):
         cp = e.get("inclusionProof", {}).get("checkpoint", {}).get("envelope")
         if cp:

@@ -53,6 +53,9 @@ struct Record {
     issuer: Option<String>,
     log_url: Option<String>,
     log_index: Option<u64>,
+    /// The Rekor API version of the log (1 or 2).
+    #[serde(default)]
+    log_version: Option<u8>,
     trusted_time: Option<String>,
     time_source: Option<String>,
     trusted_times: Vec<TrustedTimeRecord>,
@@ -228,6 +231,7 @@ fn record(
         issuer: None,
         log_url: None,
         log_index: None,
+        log_version: None,
         trusted_time: None,
         time_source: None,
         trusted_times: vec![],
@@ -258,6 +262,7 @@ fn record(
                     if let Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) = &v.proof {
                         r.log_url = Some(e.base_url.clone());
                         r.log_index = Some(e.log_index);
+                        r.log_version = Some(e.log_version());
                     }
                     r.trusted_times = trusted_times(&v);
                     if let Some(t) = r.trusted_times.first() {

@@ -15,14 +15,19 @@ use crate::cli::GpgSign;
 use crate::core::cms::{self, builder::Signer};
 use crate::core::git::gitobj::{self, HashAlgo};
 use crate::core::git::status::Status;
+use crate::core::time::format_rfc3339;
 use crate::core::tlog;
+use crate::core::verify::policy::Policy;
 use crate::core::verify::signing;
+use crate::core::verify::{Log, Options, Verifier};
 use crate::core::x509::cert::Certificate;
 use crate::core::x509::keys::{HashAlg, PublicKey, sha256};
 use crate::core::{asn1::pem, sigstore::trust::TrustedRoot};
 use crate::io::config::Settings;
 use crate::io::git::Repo;
 use crate::io::rekor::RekorClient;
+use crate::io::services::LogService;
+use crate::io::tsa::TsaClient;
 
 /// Where status lines go: git passes `--status-fd=2`.
 struct StatusOut(Option<Box<dyn Write>>);
@@ -133,12 +138,13 @@ pub fn sign(
             settings.rekor_mode
         )));
     }
-    if settings.rekor_version.trim() != "1" {
-        return Err(AppError::usage(format!(
-            "gitsign.rekorVersion {:?} is not supported for signing (only Rekor v1); nothing was signed",
-            settings.rekor_version
-        )));
-    }
+    let services = crate::io::services::choose(settings, now())
+        .map_err(|e| AppError::usage(format!("{e}; nothing was signed")))?;
+    let settings = &Settings {
+        fulcio: services.fulcio.clone(),
+        issuer: services.issuer.clone(),
+        ..settings.clone()
+    };
     let trust: TrustedRoot = crate::io::trust::load(settings, None)
         .map_err(|e| AppError::failed(format!("cannot load the trusted root: {e}")))?;
     let committer = signing::payload_signer_email(payload).or(settings.committer_email.clone());
@@ -157,43 +163,67 @@ pub fn sign(
     };
     let leaf = &cred.leaf;
     let identity = &cred.identity;
-    let leaf_pem = pem::encode("CERTIFICATE", leaf.der());
 
-    let rekor = RekorClient::new(&settings.rekor, settings.rekor_timeout)
-        .map_err(|e| AppError::failed(e.to_string()))?;
-    let log = |body: Vec<u8>| -> Result<tlog::LogEntry, AppError> {
-        let entry = rekor
-            .upload(&body)
-            .map_err(|e| AppError::failed(format!("cannot log the signature: {e}")))?;
-        signing::check_logged_entry(&entry, &body, leaf, &trust).map_err(|e| {
-            AppError::failed(format!(
-                "Rekor at {} returned an entry that does not check out: {e}",
-                rekor.url()
-            ))
-        })?;
-        Ok(entry)
-    };
+    // The timestamp first: it is over the signature value, and a failure here logs nothing.
+    let mut unsigned = Vec::new();
+    let mut stamped = None;
+    for url in &services.tsas {
+        let tsa = TsaClient::new(url, settings.rekor_timeout)
+            .map_err(|e| AppError::failed(e.to_string()))?;
+        let (token, ts) = tsa
+            .timestamp(&signed.signature, &trust.timestamp_authorities)
+            .map_err(|e| AppError::failed(format!("cannot timestamp the signature: {e}")))?;
+        if !leaf.valid_at(ts.time) {
+            return Err(AppError::failed(format!(
+                "the timestamp authority at {url} dated the signature {}, outside the certificate's validity; nothing was logged",
+                format_rfc3339(ts.time)
+            )));
+        }
+        unsigned.push(cms::builder::timestamp_attribute(&token));
+        stamped = Some((ts, url.clone()));
+    }
 
-    let (pem_sig, log_index) = match signed.object {
+    let mut logged_at = Vec::new();
+    let mut log_index = 0;
+    let pem_sig = match &signed.object {
         None => {
-            let body = tlog::hashedrekord_body(
-                &sha256(&signed.signed_attrs),
-                &signed.signature,
-                &leaf_pem,
-            );
-            let entry = log(body)?;
-            let attr = cms::builder::tlog_entry_attribute(&entry)
-                .map_err(|e| AppError::failed(e.to_string()))?;
-            (assemble(leaf, &signed, &[attr]), entry.log_index)
+            for log in &services.logs {
+                let entry = log_signature(log, &signed, leaf, &trust, settings)?;
+                log_index = entry.log_index;
+                logged_at.push(format!(
+                    "Rekor v{} entry {} at {}",
+                    log.version, entry.log_index, log.url
+                ));
+                unsigned.push(
+                    cms::builder::tlog_entry_attribute(&entry)
+                        .map_err(|e| AppError::failed(e.to_string()))?,
+                );
+            }
+            let pem_sig = assemble(leaf, &signed, &unsigned);
+            // What leaves here verifies as any verifier of ours will check it.
+            let verifier = Verifier::new(&trust, Options::default());
+            verifier
+                .check(payload, pem_sig.as_bytes())
+                .and_then(|c| verifier.verify(&c, Log::Embedded, &Policy::AnyFulcioIdentity))
+                .map_err(|e| {
+                    AppError::failed(format!(
+                        "the finished signature does not verify ({e}); it was logged but is not written"
+                    ))
+                })?;
+            pem_sig
         }
         Some(object) => {
             // gitsign's online mode logs the id of the object git is about to write.
+            let log = &services.logs[0];
+            let rekor = RekorClient::new(&log.url, settings.rekor_timeout)
+                .map_err(|e| AppError::failed(e.to_string()))?;
+            let leaf_pem = pem::encode("CERTIFICATE", leaf.der());
             let body = tlog::hashedrekord_body(
                 &sha256(object.id.as_bytes()),
                 &object.id_signature,
                 &leaf_pem,
             );
-            let entry = log(body)?;
+            let entry = log_v1(&rekor, &body, leaf, &trust)?;
             ui.say(&format!(
                 "gitsign: logged {} {} in Rekor at {} (entry {}, online mode: not embedded)",
                 object.kind.name(),
@@ -201,7 +231,13 @@ pub fn sign(
                 rekor.url(),
                 entry.log_index
             ));
-            (object.pem, entry.log_index)
+            log_index = entry.log_index;
+            logged_at.push(format!(
+                "Rekor entry {} at {}",
+                entry.log_index,
+                rekor.url()
+            ));
+            object.pem.clone()
         }
     };
     let via = match cred.source {
@@ -212,17 +248,76 @@ pub fn sign(
         Source::Keyring => "cached in the keyring",
         Source::StoredInKeyring => "signed in; now cached in the keyring",
     };
+    let time = match &stamped {
+        Some((ts, url)) => format!("; timestamp {} by {url}", format_rfc3339(ts.time)),
+        None => String::new(),
+    };
     ui.say(&format!(
-        "gitsign: signed as {identity} (certificate from Fulcio at {}, {via}, valid {} s more; Rekor entry {log_index} at {})",
+        "gitsign: signed as {identity} (certificate from Fulcio at {}, {via}, valid {} s more; {}{time})",
         settings.fulcio,
         leaf.not_after() - now(),
-        rekor.url()
+        logged_at.join(", "),
     ));
     Ok(Signature {
         pem: pem_sig,
         leaf: cred.leaf,
         log_index,
     })
+}
+
+/// Logs an offline-mode signature in `log` and checks what the log returned before it is
+/// embedded.
+fn log_signature(
+    log: &LogService,
+    signed: &Signed,
+    leaf: &Certificate,
+    trust: &TrustedRoot,
+    settings: &Settings,
+) -> Result<tlog::LogEntry, AppError> {
+    let rekor = RekorClient::new(&log.url, settings.rekor_timeout)
+        .map_err(|e| AppError::failed(e.to_string()))?;
+    let digest = sha256(&signed.signed_attrs);
+    if log.version == 1 {
+        let leaf_pem = pem::encode("CERTIFICATE", leaf.der());
+        let body = tlog::hashedrekord_body(&digest, &signed.signature, &leaf_pem);
+        return log_v1(&rekor, &body, leaf, trust);
+    }
+    let request = tlog::hashedrekord_v002_request(&digest, &signed.signature, leaf.der());
+    let entry = rekor
+        .upload_v2(&request)
+        .map_err(|e| AppError::failed(format!("cannot log the signature: {e}")))?;
+    tlog::verify_embedded_v2(
+        &entry,
+        &digest,
+        &signed.signature,
+        leaf.der(),
+        &tlog::trusted_log_keys(trust),
+    )
+    .map_err(|e| {
+        AppError::failed(format!(
+            "Rekor v2 at {} returned an entry that does not check out: {e}",
+            rekor.url()
+        ))
+    })?;
+    Ok(entry)
+}
+
+fn log_v1(
+    rekor: &RekorClient,
+    body: &[u8],
+    leaf: &Certificate,
+    trust: &TrustedRoot,
+) -> Result<tlog::LogEntry, AppError> {
+    let entry = rekor
+        .upload(body)
+        .map_err(|e| AppError::failed(format!("cannot log the signature: {e}")))?;
+    signing::check_logged_entry(&entry, body, leaf, trust).map_err(|e| {
+        AppError::failed(format!(
+            "Rekor at {} returned an entry that does not check out: {e}",
+            rekor.url()
+        ))
+    })?;
+    Ok(entry)
 }
 
 /// The signatures one git object needs, made before anything is logged.

@@ -109,17 +109,28 @@ pub(crate) fn verify_object(
 
 fn describe_proof(v: &Verified) -> String {
     let log = match &v.proof {
-        Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) => format!(
-            "transparency log {} entry {} integrated {} ({}; SET, inclusion proof and checkpoint verified)",
-            e.base_url,
-            e.log_index,
-            format_rfc3339(e.integrated_time),
-            if matches!(v.proof, Proof::EmbeddedEntry(_)) {
+        Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) => {
+            let place = if matches!(v.proof, Proof::EmbeddedEntry(_)) {
                 "embedded in the signature"
             } else {
                 "found online"
+            };
+            match e.trusted_time() {
+                Some(t) => format!(
+                    "transparency log {} (Rekor v{}) entry {} integrated {} ({place}; SET, inclusion proof and checkpoint verified)",
+                    e.base_url,
+                    e.log_version(),
+                    e.log_index,
+                    format_rfc3339(t),
+                ),
+                None => format!(
+                    "transparency log {} (Rekor v{}) entry {} ({place}; inclusion proof and checkpoint verified; the log signs no time)",
+                    e.base_url,
+                    e.log_version(),
+                    e.log_index,
+                ),
             }
-        ),
+        }
         Proof::Unchecked if v.time_verified() => {
             "WARNING: the transparency log was NOT checked (--insecure-ignore-tlog)".to_string()
         }
@@ -460,8 +471,11 @@ fn json_report(kind: &str, id: &str, outcome: &Result<Verified, Failure>) -> ser
                     "checked": true,
                     "source": if matches!(v.proof, Proof::EmbeddedEntry(_)) { "embedded" } else { "online" },
                     "log": e.base_url,
+                    "log_version": e.log_version(),
                     "log_index": e.log_index,
-                    "integrated_time": format_rfc3339(e.integrated_time),
+                    "integrated_time": e.trusted_time().map(format_rfc3339),
+                    "set_verified": e.set_verified,
+                    "inclusion_verified": e.inclusion_verified,
                 }),
                 Proof::Unchecked => json!({"checked": false}),
             };

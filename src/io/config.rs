@@ -52,6 +52,19 @@ pub struct Settings {
     /// gitsign-rs: how long the browser flow waits for the redirect before asking for the
     /// code to be pasted (and then as long again for the paste).
     pub oidc_timeout: Duration,
+    /// gitsign-rs: a Sigstore signing config (v0.2 JSON) replacing the compiled-in one.
+    pub signing_config: Option<PathBuf>,
+    /// Which services were named explicitly (they win over the signing config).
+    pub explicit: Explicit,
+}
+
+/// The services set by a git config key or variable rather than defaulted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Explicit {
+    pub fulcio: bool,
+    pub rekor: bool,
+    pub rekor_version: bool,
+    pub issuer: bool,
 }
 
 pub const DEFAULT_FULCIO: &str = "https://fulcio.sigstore.dev";
@@ -129,6 +142,12 @@ impl Settings {
             120,
         )?;
         let path = |v: Option<String>| v.map(PathBuf::from);
+        let explicit = Explicit {
+            fulcio: shared("FULCIO_URL", "gitsign.fulcio").is_some(),
+            rekor: shared("REKOR_URL", "gitsign.rekor").is_some(),
+            rekor_version: shared("REKOR_VERSION", "gitsign.rekorVersion").is_some(),
+            issuer: shared("OIDC_ISSUER", "gitsign.issuer").is_some(),
+        };
         Ok(Settings {
             fulcio: shared("FULCIO_URL", "gitsign.fulcio").unwrap_or_else(|| DEFAULT_FULCIO.into()),
             fulcio_root: path(
@@ -177,6 +196,8 @@ impl Settings {
             ct_log_public_key: path(e("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE")),
             token_file: path(own("GITSIGN_TOKEN_FILE", "gitsign.tokenFile")),
             oidc_timeout: Duration::from_secs(oidc_timeout),
+            signing_config: path(own("GITSIGN_SIGNING_CONFIG", "gitsign.signingConfig")),
+            explicit,
         })
     }
 

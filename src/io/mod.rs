@@ -11,5 +11,7 @@ pub mod oidc;
 pub mod otherkeys;
 pub mod progress;
 pub mod rekor;
+pub mod services;
 pub mod trust;
+pub mod tsa;
 pub mod verdicts;

@@ -1,4 +1,4 @@
-//! Rekor v1 lookups for gitsign's online mode: search the index by certificate, then fetch
+//! Rekor: uploads (v1 and v2) and v1 lookups for gitsign's online mode: search the index by certificate, then fetch
 //! the entries. Every request shares one deadline, so an unreachable or slow Rekor fails in
 //! bounded time. Keys from Rekor are never used: entries are verified against the trusted
 //! root by the core.
@@ -34,6 +34,11 @@ pub enum RekorError {
         url: String,
         error: String,
     },
+    /// Rekor v2 already holds this entry (HTTP 409) and returns no proof for it.
+    AlreadyLogged {
+        url: String,
+        log_index: Option<u64>,
+    },
 }
 
 impl fmt::Display for RekorError {
@@ -56,11 +61,22 @@ impl fmt::Display for RekorError {
             RekorError::BadResponse { url, error } => {
                 write!(f, "Rekor at {url} sent an unreadable answer ({error})")
             }
+            RekorError::AlreadyLogged { url, log_index } => {
+                write!(f, "Rekor v2 at {url} already holds this signature")?;
+                if let Some(i) = log_index {
+                    write!(f, " (entry {i})")?;
+                }
+                f.write_str(" and gives no proof for a duplicate; sign again (a new signature is a new entry)")
+            }
         }
     }
 }
 
 impl std::error::Error for RekorError {}
+
+/// How long a Rekor v2 log may take to answer a write: it replies once its next checkpoint
+/// covers the entry (rekor-tiles advises clients to allow 20 s or more).
+pub const V2_MIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct RekorClient {
     base: String,
@@ -289,6 +305,44 @@ impl RekorClient {
             .ok_or_else(|| bad("expected one entry keyed by its UUID".into()))?;
         let value = map.values().next().ok_or_else(|| bad("no entry".into()))?;
         tlog::entry_from_rekor_json(value).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Logs a `hashedRekordRequestV002` with a Rekor v2 log and returns the entry it
+    /// reports, unverified. A v2 log answers only once a checkpoint covers the entry, so the
+    /// deadline is at least [`V2_MIN_TIMEOUT`].
+    pub fn upload_v2(&self, request: &[u8]) -> Result<LogEntry, RekorError> {
+        let resp = self
+            .client
+            .post(format!("{}/api/v2/log/entries", self.base))
+            .timeout(self.timeout.max(V2_MIN_TIMEOUT))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(request.to_vec())
+            .send()
+            .map_err(|e| self.failure(e))?;
+        let status = resp.status().as_u16();
+        let log_index = resp
+            .headers()
+            .get("x-log-index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let text = http::read_body(resp).map_err(|e| self.body_error(e))?;
+        match status {
+            201 | 200 => {}
+            409 => {
+                return Err(RekorError::AlreadyLogged {
+                    url: self.base.clone(),
+                    log_index,
+                });
+            }
+            _ => return Err(self.status(status)),
+        }
+        crate::core::sigstore::bundle::log_entry_from_json(&text).map_err(|e| {
+            RekorError::BadResponse {
+                url: self.base.clone(),
+                error: e.to_string(),
+            }
+        })
     }
 
     fn timed_out(&self) -> RekorError {

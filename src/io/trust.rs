@@ -60,5 +60,12 @@ pub fn load_with_digest(
             .with_ctlog_key_pem(&bytes)
             .map_err(|e| format!("CT log public key {}: {e}", p.display()))?;
     }
+    if let Some(p) = &settings.timestamp_cert_chain {
+        let bytes = read(p, "timestamp authority chain")?;
+        add("tsa-chain", &bytes);
+        root = root
+            .with_tsa_chain_pem(&bytes)
+            .map_err(|e| format!("timestamp authority chain {}: {e}", p.display()))?;
+    }
     Ok((root, crate::core::asn1::der::hex(&digest.finalize())))
 }

@@ -127,6 +127,15 @@ pub fn tlog_entry_attribute(entry: &LogEntry) -> Result<AttributeValue, BuildErr
     })
 }
 
+/// The unsigned attribute `1.2.840.113549.1.9.16.2.14`: an RFC 3161 TimeStampToken (DER
+/// ContentInfo, as the TSA sent it) over the hash of the signature value.
+pub fn timestamp_attribute(token: &[u8]) -> AttributeValue {
+    AttributeValue {
+        oid: oid::TIMESTAMP_TOKEN.to_vec(),
+        values: vec![token.to_vec()],
+    }
+}
+
 /// Everything [`assemble`] needs besides the signed attributes.
 pub struct Signer<'a> {
     /// DER of each certificate to carry, in order (gitsign today: the leaf only).

@@ -495,6 +495,14 @@ fn entry(j: &JEntry, i: usize) -> Result<LogEntry, BundleError> {
     })
 }
 
+/// One `TransparencyLogEntry` in protobuf JSON, as a bundle's `tlogEntries` hold them and
+/// Rekor v2 returns them from `POST /api/v2/log/entries`; unverified.
+pub fn log_entry_from_json(json: &[u8]) -> Result<LogEntry, BundleError> {
+    let j: JEntry = serde_json::from_slice(json)
+        .map_err(|e| parse_err(format!("transparency log entry: {e}")))?;
+    entry(&j, 0)
+}
+
 fn certificate(j: &JCert, what: &str) -> Result<Certificate, BundleError> {
     let cert =
         Certificate::from_der(&b64(&j.raw_bytes, what)?).map_err(BundleError::Certificate)?;
@@ -800,36 +808,23 @@ pub fn verify(
     }
 
     // 4. Trusted times.
-    let mut times: Vec<TrustedTime> = entries
+    let log_times: Vec<times::LogTime<'_>> = entries
         .iter()
-        .filter_map(|e| {
-            Some(TrustedTime {
-                time: e.integrated_time?,
-                source: TimeSource::Log {
-                    base_url: e.base_url.clone(),
-                },
-            })
+        .map(|e| times::LogTime {
+            integrated_time: e.integrated_time,
+            base_url: &e.base_url,
+            valid_from: e.log_valid_from,
+            valid_until: e.log_valid_until,
         })
         .collect();
     let tokens = bundle.timestamps.iter().map(Vec::as_slice);
-    let tsa = times::timestamps(tokens, signature, trust)
-        .map_err(|(index, source)| BundleError::Timestamp { index, source })?;
-    let tsa_times: Vec<UnixTime> = tsa.iter().map(|t| t.time).collect();
-    times.extend(tsa);
-    if times.is_empty() {
-        return Err(BundleError::NoTrustedTime);
-    }
-    for e in entries.iter().filter(|e| e.integrated_time.is_none()) {
-        if tsa_times.is_empty() {
-            return Err(BundleError::NoTrustedTime);
+    let times = times::establish(&log_times, tokens, signature, trust).map_err(|e| match e {
+        times::TimeError::Timestamp { index, source } => BundleError::Timestamp { index, source },
+        times::TimeError::NoTrustedTime => BundleError::NoTrustedTime,
+        times::TimeError::LogKeyNotValidAt { time, base_url } => {
+            BundleError::LogKeyNotValidAt { time, base_url }
         }
-        if let Some(&time) = tsa_times.iter().find(|&&t| !e.log_valid_at(t)) {
-            return Err(BundleError::LogKeyNotValidAt {
-                time,
-                base_url: e.base_url.clone(),
-            });
-        }
-    }
+    })?;
 
     // 5. The certificate at every trusted time, its SCT, the identity.
     let Some(leaf) = leaf else {

@@ -1,7 +1,10 @@
 //! A gitsign signature as a Sigstore bundle v0.3 (protobuf-specs JSON), for tools that
 //! verify bundles: the message signature is over the signed attributes (their SHA-256 is the
 //! digest), the certificate is the leaf, the log entry is the embedded one with its body
-//! rebuilt. Only signatures with an embedded entry (offline mode) can be exported.
+//! rebuilt (hashedrekord 0.0.1 for Rekor v1, 0.0.2 for v2, including what gitsign 0.17
+//! labels 0.0.1 in a v2 log). An RFC 3161 timestamp goes into `timestampVerificationData`
+//! as the TimeStampResp bundles carry. Only signatures with an embedded entry (offline mode)
+//! can be exported.
 
 use std::fmt;
 
@@ -60,20 +63,40 @@ fn entry_json(entry: &LogEntry, body: &[u8]) -> Value {
     e
 }
 
+/// `TimeStampResp { status PKIStatusInfo { granted }, timeStampToken }`: bundles hold the
+/// response, a CMS signature the token.
+fn granted_response(token: &[u8]) -> Vec<u8> {
+    use crate::core::asn1::der::{encode, tag};
+    let status = encode(tag::SEQUENCE, &encode(tag::INTEGER, &[0]));
+    encode(tag::SEQUENCE, &[status, token.to_vec()].concat())
+}
+
 /// The bundle for a signature whose CMS structure and ECDSA signature were checked.
 pub fn bundle(sig: &CheckedSignature) -> Result<Value, ExportError> {
     let pb = sig
         .embedded_entry
         .as_deref()
         .ok_or(ExportError::NoEmbeddedEntry)?;
-    let entry = tlog::decode_transparency_log_entry(pb).map_err(ExportError::Entry)?;
-    let body = tlog::hashedrekord_body(&sig.signed_attrs_digest, &sig.signature, &sig.leaf_pem());
+    let mut entry = tlog::decode_transparency_log_entry(pb).map_err(ExportError::Entry)?;
+    let body = if tlog::is_v2_entry(&entry) {
+        entry.version = "0.0.2".into();
+        entry.signed_entry_timestamp = None;
+        tlog::hashedrekord_v002_body(&sig.signed_attrs_digest, &sig.signature, sig.leaf.der())
+    } else {
+        tlog::hashedrekord_body(&sig.signed_attrs_digest, &sig.signature, &sig.leaf_pem())
+    };
+    let mut material = json!({
+        "certificate": {"rawBytes": B64.encode(sig.leaf.der())},
+        "tlogEntries": [entry_json(&entry, &body)],
+    });
+    if let Some(token) = &sig.timestamp_token {
+        material["timestampVerificationData"] = json!({
+            "rfc3161Timestamps": [{"signedTimestamp": B64.encode(granted_response(token))}],
+        });
+    }
     Ok(json!({
         "mediaType": MEDIA_TYPE,
-        "verificationMaterial": {
-            "certificate": {"rawBytes": B64.encode(sig.leaf.der())},
-            "tlogEntries": [entry_json(&entry, &body)],
-        },
+        "verificationMaterial": material,
         "messageSignature": {
             "messageDigest": {"algorithm": "SHA2_256", "digest": B64.encode(sig.signed_attrs_digest)},
             "signature": B64.encode(&sig.signature),

@@ -4,5 +4,6 @@
 pub mod bundle;
 pub mod dsse;
 pub mod export;
+pub mod signing_config;
 pub mod trust;
 pub mod tsa;

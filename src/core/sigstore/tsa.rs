@@ -147,6 +147,21 @@ pub enum TsaError {
     BadSignature {
         subject: String,
     },
+    /// An embedded certificate that is neither the TSA's nor one of its authority's: it
+    /// would be bytes nothing checks.
+    ForeignEmbeddedCertificate {
+        subject: String,
+    },
+    /// The TSA refused our request (status rejection, waiting, revocation...).
+    Rejected {
+        status: u64,
+        text: Option<String>,
+    },
+    /// The reply is for another request: no nonce, or not ours.
+    NonceMissing,
+    NonceMismatch,
+    /// We asked for certificates (certReq) and the token carries none.
+    NoCertificates,
     /// genTime lies outside the trusted root's validity window for the authority.
     OutsideAuthorityValidity {
         uri: String,
@@ -234,6 +249,29 @@ impl fmt::Display for TsaError {
                 f,
                 "timestamp signature does not verify with certificate {subject}"
             ),
+            ForeignEmbeddedCertificate { subject } => write!(
+                f,
+                "timestamp embeds certificate {subject}, which is neither the TSA's nor its authority's"
+            ),
+            Rejected { status, text } => {
+                write!(
+                    f,
+                    "the timestamp authority refused the request (status {status}"
+                )?;
+                if let Some(t) = text {
+                    write!(f, ": {t}")?;
+                }
+                f.write_str(")")
+            }
+            NonceMissing => {
+                f.write_str("timestamp carries no nonce, so it answers no request of ours")
+            }
+            NonceMismatch => {
+                f.write_str("timestamp nonce is not the one we sent: a reply to another request")
+            }
+            NoCertificates => {
+                f.write_str("timestamp carries no certificates, though the request asked for them")
+            }
             OutsideAuthorityValidity {
                 uri,
                 time,
@@ -285,6 +323,8 @@ struct Token<'a> {
     gen_time: UnixTime,
     /// genTime had a non-zero fraction of a second: it is later than `gen_time`.
     gen_time_fraction: bool,
+    /// The nonce INTEGER's content bytes, if the TSTInfo has one.
+    nonce: Option<&'a [u8]>,
     certificates: Vec<&'a [u8]>,
     sid: SignerId<'a>,
     digest_alg: HashAlg,
@@ -371,7 +411,7 @@ fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
     let tst_info = sd
         .econtent
         .ok_or_else(|| malformed("no encapsulated TSTInfo"))?;
-    let (imprint_alg, imprint, gen_time, gen_time_fraction) = parse_tst_info(tst_info)?;
+    let (imprint_alg, imprint, gen_time, gen_time_fraction, nonce) = parse_tst_info(tst_info)?;
     let si = sd.signer;
     Ok(Token {
         tst_info,
@@ -379,6 +419,7 @@ fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
         imprint,
         gen_time,
         gen_time_fraction,
+        nonce,
         certificates: sd.certificates,
         sid: si.sid,
         digest_alg: si.digest_alg,
@@ -391,7 +432,7 @@ fn parse(input: &[u8]) -> Result<Token<'_>, TsaError> {
     })
 }
 
-type TstFields<'a> = (HashAlg, &'a [u8], UnixTime, bool);
+type TstFields<'a> = (HashAlg, &'a [u8], UnixTime, bool, Option<&'a [u8]>);
 
 fn parse_tst_info(tst: &[u8]) -> Result<TstFields<'_>, TsaError> {
     let seq = der::parse_single(tst, tag::SEQUENCE).within("TSTInfo")?;
@@ -427,11 +468,14 @@ fn parse_tst_info(tst: &[u8]) -> Result<TstFields<'_>, TsaError> {
     {
         return Err(malformed("TSTInfo ordering is not a BOOLEAN"));
     }
-    r.optional(tag::INTEGER).within("TSTInfo nonce")?;
+    let nonce = r
+        .optional(tag::INTEGER)
+        .within("TSTInfo nonce")?
+        .map(|n| n.value);
     r.optional(tag::context(0)).within("TSTInfo tsa")?;
     r.optional(tag::context(1)).within("TSTInfo extensions")?;
     r.finish().within("TSTInfo")?;
-    Ok((imprint_alg, imprint, gen_time, gen_time_fraction))
+    Ok((imprint_alg, imprint, gen_time, gen_time_fraction, nonce))
 }
 
 /// Why one authority did not vouch for the timestamp.
@@ -510,6 +554,17 @@ fn verify_with<'c>(
         }
     }
     check_timestamping_profile(signer, path)?;
+    if let Some(foreign) = token
+        .certificates
+        .iter()
+        .find(|d| **d != signer.der() && !path.iter().any(|c| c.der() == **d))
+    {
+        return Err(TsaError::ForeignEmbeddedCertificate {
+            subject: Certificate::from_der(foreign)
+                .map_or_else(|_| "(unparsable)".to_string(), |c| c.describe()),
+        }
+        .into());
+    }
     if let Some(st) = token.signing_time
         && !signer.valid_at(st)
     {
@@ -672,5 +727,23 @@ pub fn verify_timestamp(
     }))
 }
 
+/// What a signer's request checks in a token beyond [`verify_timestamp`]: its imprint
+/// algorithm, nonce and whether certificates are embedded.
+pub(crate) struct Echo<'a> {
+    pub imprint_alg: HashAlg,
+    pub nonce: Option<&'a [u8]>,
+    pub has_certificates: bool,
+}
+
+pub(crate) fn echo(token: &[u8]) -> Result<Echo<'_>, TsaError> {
+    let t = parse(token)?;
+    Ok(Echo {
+        imprint_alg: t.imprint_alg,
+        nonce: t.nonce,
+        has_certificates: !t.certificates.is_empty(),
+    })
+}
+
+pub mod request;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -50,7 +50,7 @@ fn is_rekor_v2(entry: &LogEntry) -> bool {
 }
 
 /// `<anything> - <decimal tree id>`: the origin Rekor v1 writes.
-fn has_v1_origin(note: &str) -> bool {
+pub(crate) fn has_v1_origin(note: &str) -> bool {
     let origin = note.split('\n').next().unwrap_or_default();
     origin.rsplit_once(" - ").is_some_and(|(host, id)| {
         !host.is_empty() && !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())

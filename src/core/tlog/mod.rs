@@ -25,6 +25,7 @@ mod proto;
 mod rekor_json;
 #[cfg(test)]
 mod tests;
+mod v2;
 
 use std::fmt;
 
@@ -40,6 +41,10 @@ pub use merkle::{leaf_hash, node_hash, verify_inclusion};
 pub use note::{note_key_hint, note_key_id, url_host, verify_note};
 pub use proto::{decode_transparency_log_entry, encode_transparency_log_entry};
 pub use rekor_json::{entry_from_rekor_json, entry_to_rekor_json};
+pub use v2::{
+    KEY_DETAILS_P256, hashedrekord_v002_body, hashedrekord_v002_request, is_v2_entry,
+    verify_embedded_v2,
+};
 
 /// A transparency log key as the trusted root lists it.
 ///
@@ -111,16 +116,39 @@ pub struct LogEntry {
     pub canonicalized_body: Option<Vec<u8>>,
 }
 
-/// The outcome of a successful [`verify_entry`]. Both flags are always true today (the SET and
-/// the inclusion proof are both required); they are kept so callers can record what was checked.
+/// The outcome of a successful [`verify_entry`] (Rekor v1: SET and inclusion proof both
+/// verified) or [`verify_embedded_v2`] (Rekor v2: inclusion proof only, no trusted time).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedEntry {
     pub log_index: u64,
+    /// Meaningful only when `set_verified` (Rekor v2 writes 0).
     pub integrated_time: i64,
     pub log_id: Vec<u8>,
     pub base_url: String,
     pub set_verified: bool,
     pub inclusion_verified: bool,
+    pub rekor_v2: bool,
+    /// The log key's validity (inclusive), for checking times that come from elsewhere.
+    pub log_valid_from: Option<i64>,
+    pub log_valid_until: Option<i64>,
+}
+
+impl VerifiedEntry {
+    /// The integrated time, when a SET vouches for it.
+    pub fn trusted_time(&self) -> Option<i64> {
+        self.set_verified.then_some(self.integrated_time)
+    }
+
+    /// Whether the log key that vouched for this entry was valid at `time`.
+    pub fn log_valid_at(&self, time: i64) -> bool {
+        self.log_valid_from
+            .is_some_and(|from| from <= time && self.log_valid_until.is_none_or(|u| time <= u))
+    }
+
+    /// The major version of the log's API (1 or 2).
+    pub fn log_version(&self) -> u8 {
+        if self.rekor_v2 { 2 } else { 1 }
+    }
 }
 
 /// Everything that can be wrong with a log entry, with the evidence.
@@ -410,6 +438,9 @@ pub fn verify_entry(
         base_url: log.base_url.to_string(),
         set_verified: true,
         inclusion_verified: true,
+        rekor_v2: false,
+        log_valid_from: log.valid_from,
+        log_valid_until: log.valid_until,
     })
 }
 

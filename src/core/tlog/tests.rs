@@ -220,6 +220,9 @@ fn real_embedded_entries_verify_end_to_end() {
                 base_url: "https://rekor.sigstore.dev".into(),
                 set_verified: true,
                 inclusion_verified: true,
+                rekor_v2: false,
+                log_valid_from: prod.key().valid_from,
+                log_valid_until: prod.key().valid_until,
             }
         );
         let cp = verify_checkpoint(p.checkpoint.as_deref().unwrap(), &prod.key()).unwrap();

@@ -37,7 +37,7 @@ use crate::core::time::UnixTime;
 use crate::core::tlog::{self, LogEntry, LoggedContent, LoggedVerifier, TlogError, VerifiedEntry};
 use crate::core::verify::certificate::{CertificateError, Memo, Sct};
 use crate::core::verify::policy::{Policy, PolicyError};
-use crate::core::verify::times::{TimeSource, TrustedTime};
+use crate::core::verify::times::TrustedTime;
 use crate::core::x509::cert::{CertError, Certificate};
 use crate::core::x509::keys::{self, HashAlg, KeyError};
 use crate::core::x509::sct::SctError;
@@ -89,6 +89,13 @@ pub enum VerifyError {
     },
     /// The signature's RFC 3161 timestamp does not verify against the trusted root.
     Timestamp(TsaError),
+    /// A Rekor v2 entry (no SET) and no RFC 3161 timestamp: nothing vouches for the time.
+    NoTrustedTime,
+    /// A Rekor v2 entry whose log key was not valid at the timestamp's time.
+    LogKeyNotValidAt {
+        time: UnixTime,
+        base_url: String,
+    },
     /// A Sigstore bundle failed (see [`BundleError`]).
     Bundle(BundleError),
 }
@@ -136,6 +143,8 @@ impl VerifyError {
             VerifyError::Object(_) => "malformed-object",
             VerifyError::LogUnavailable { .. } => "log-unavailable",
             VerifyError::Timestamp(_) => "timestamp-invalid",
+            VerifyError::NoTrustedTime => "no-trusted-time",
+            VerifyError::LogKeyNotValidAt { .. } => "log-entry-invalid",
             VerifyError::Bundle(e) => bundle_code(e),
         }
     }
@@ -171,6 +180,14 @@ impl fmt::Display for VerifyError {
             VerifyError::Object(e) => write!(f, "{e}"),
             VerifyError::LogUnavailable { reason } => f.write_str(reason),
             VerifyError::Timestamp(e) => write!(f, "RFC 3161 timestamp: {e}"),
+            VerifyError::NoTrustedTime => f.write_str(
+                "the Rekor v2 entry has no signed time and the signature carries no RFC 3161 timestamp: nothing vouches for when it was signed",
+            ),
+            VerifyError::LogKeyNotValidAt { time, base_url } => write!(
+                f,
+                "the key of log {base_url} was not valid at the timestamp's time {}",
+                crate::core::time::format_rfc3339(*time)
+            ),
             VerifyError::Bundle(e) => write!(f, "{e}"),
         }
     }
@@ -478,20 +495,34 @@ impl<'t> Verifier<'t> {
         policy: &Policy,
     ) -> Result<Verified, Failure> {
         let proof = self.log_proof(sig, log)?;
-        let mut trusted_times = Vec::new();
-        if let Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) = &proof {
-            trusted_times.push(TrustedTime {
-                time: e.integrated_time,
-                source: TimeSource::Log {
-                    base_url: e.base_url.clone(),
-                },
-            });
-        }
-        if let Some(token) = &sig.timestamp_token {
-            let ts = times::timestamps([token.as_slice()], &sig.signature, self.trust)
-                .map_err(|(_, e)| sig.fail(VerifyError::Timestamp(e)))?;
-            trusted_times.extend(ts);
-        }
+        let entry = match &proof {
+            Proof::EmbeddedEntry(e) | Proof::OnlineEntry(e) => Some(e),
+            Proof::Unchecked => None,
+        };
+        let log_times: Vec<times::LogTime<'_>> = entry
+            .iter()
+            .map(|e| times::LogTime {
+                integrated_time: e.trusted_time(),
+                base_url: &e.base_url,
+                valid_from: e.log_valid_from,
+                valid_until: e.log_valid_until,
+            })
+            .collect();
+        let tokens = sig.timestamp_token.as_deref();
+        let trusted_times = if log_times.is_empty() && tokens.is_none() {
+            // Only with the log check skipped: no time is vouched for.
+            Vec::new()
+        } else {
+            times::establish(&log_times, tokens, &sig.signature, self.trust).map_err(|e| {
+                sig.fail(match e {
+                    times::TimeError::Timestamp { source, .. } => VerifyError::Timestamp(source),
+                    times::TimeError::NoTrustedTime => VerifyError::NoTrustedTime,
+                    times::TimeError::LogKeyNotValidAt { time, base_url } => {
+                        VerifyError::LogKeyNotValidAt { time, base_url }
+                    }
+                })
+            })?
+        };
         let verified_at = match trusted_times.first() {
             Some(t) => t.time,
             None => self.unverified_time(sig)?,
@@ -562,12 +593,23 @@ impl<'t> Verifier<'t> {
                 Some(pb) => {
                     let entry = tlog::decode_transparency_log_entry(pb)
                         .map_err(|e| sig.fail(VerifyError::LogEntry(e)))?;
-                    let body = tlog::hashedrekord_body(
-                        &sig.signed_attrs_digest,
-                        &sig.signature,
-                        &sig.leaf_pem(),
-                    );
-                    tlog::verify_entry(&entry, &body, &logs)
+                    let verified = if tlog::is_v2_entry(&entry) {
+                        tlog::verify_embedded_v2(
+                            &entry,
+                            &sig.signed_attrs_digest,
+                            &sig.signature,
+                            sig.leaf.der(),
+                            &logs,
+                        )
+                    } else {
+                        let body = tlog::hashedrekord_body(
+                            &sig.signed_attrs_digest,
+                            &sig.signature,
+                            &sig.leaf_pem(),
+                        );
+                        tlog::verify_entry(&entry, &body, &logs)
+                    };
+                    verified
                         .map(Proof::EmbeddedEntry)
                         .map_err(|e| sig.fail(VerifyError::LogEntry(e)))
                 }
@@ -649,6 +691,7 @@ mod tests {
     use crate::core::git::gitobj;
     use crate::core::time::format_rfc3339;
     use crate::core::verify::policy::IdentityPolicy;
+    use crate::core::verify::times::TimeSource;
 
     fn vector(name: &str) -> gitobj::SignedObject {
         gitobj::test_vector(name)

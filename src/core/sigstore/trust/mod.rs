@@ -384,51 +384,17 @@ impl TrustedRoot {
     }
 
     /// Replaces the Fulcio CAs with the certificates of a PEM file, as gitsign's
-    /// `GITSIGN_FULCIO_ROOT` does: self-signed certificates are roots, the others
-    /// intermediates. Each certificate that issued none of the others starts one CA whose
-    /// chain runs up to a root; the CA is valid while all its certificates are.
+    /// `GITSIGN_FULCIO_ROOT` does (see [`authorities_from_pem`]).
     pub fn with_fulcio_roots_pem(mut self, pem_text: &[u8]) -> Result<Self, TrustError> {
-        let certs = pem_blocks(pem_text, "CERTIFICATE")?
-            .iter()
-            .enumerate()
-            .map(|(i, der)| {
-                Certificate::from_der(der).map_err(|source| TrustError::Cert {
-                    what: format!("PEM certificate {i}"),
-                    source,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut cas = Vec::new();
-        for (i, bottom) in certs.iter().enumerate() {
-            // Start only from certificates that issued none of the others (a re-keyed root
-            // with the same name is self-signed and does not count as issued).
-            let issued_some = certs.iter().enumerate().any(|(j, c)| {
-                j != i
-                    && c.issuer_raw() != c.subject_raw()
-                    && c.issuer_raw() == bottom.subject_raw()
-            });
-            if issued_some {
-                continue;
-            }
-            let mut chains = Vec::new();
-            extend_chains(&certs, vec![i], &mut chains);
-            if chains.is_empty() {
-                return Err(TrustError::IncompleteChain {
-                    subject: bottom.describe(),
-                });
-            }
-            for chain in chains {
-                let certs: Vec<Certificate> = chain.iter().map(|&k| certs[k].clone()).collect();
-                let start = certs.iter().map(|c| c.not_before()).max().unwrap_or(0);
-                let end = certs.iter().map(|c| c.not_after()).min();
-                cas.push(CertificateAuthority {
-                    uri: String::new(),
-                    certs,
-                    valid_for: Validity { start, end },
-                });
-            }
-        }
-        self.certificate_authorities = cas;
+        self.certificate_authorities = authorities_from_pem(pem_text)?;
+        Ok(self)
+    }
+
+    /// Adds the timestamp authorities of a PEM chain (TSA certificate first, up to its root),
+    /// as gitsign's `gitsign.timestampCertChain` does for private deployments.
+    pub fn with_tsa_chain_pem(mut self, pem_text: &[u8]) -> Result<Self, TrustError> {
+        self.timestamp_authorities
+            .extend(authorities_from_pem(pem_text)?);
         Ok(self)
     }
 
@@ -444,6 +410,52 @@ impl TrustedRoot {
         self.ctlogs = logs_from_pem(pem_text, "CT log public key")?;
         Ok(self)
     }
+}
+
+/// The authorities of a PEM file: self-signed certificates are roots, the others
+/// intermediates (or, for a TSA, its own certificate). Each certificate that issued none of
+/// the others starts one authority whose chain runs up to a root; it is valid while all its
+/// certificates are.
+fn authorities_from_pem(pem_text: &[u8]) -> Result<Vec<CertificateAuthority>, TrustError> {
+    let certs = pem_blocks(pem_text, "CERTIFICATE")?
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            Certificate::from_der(der).map_err(|source| TrustError::Cert {
+                what: format!("PEM certificate {i}"),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cas = Vec::new();
+    for (i, bottom) in certs.iter().enumerate() {
+        // Start only from certificates that issued none of the others (a re-keyed root
+        // with the same name is self-signed and does not count as issued).
+        let issued_some = certs.iter().enumerate().any(|(j, c)| {
+            j != i && c.issuer_raw() != c.subject_raw() && c.issuer_raw() == bottom.subject_raw()
+        });
+        if issued_some {
+            continue;
+        }
+        let mut chains = Vec::new();
+        extend_chains(&certs, vec![i], &mut chains);
+        if chains.is_empty() {
+            return Err(TrustError::IncompleteChain {
+                subject: bottom.describe(),
+            });
+        }
+        for chain in chains {
+            let certs: Vec<Certificate> = chain.iter().map(|&k| certs[k].clone()).collect();
+            let start = certs.iter().map(|c| c.not_before()).max().unwrap_or(0);
+            let end = certs.iter().map(|c| c.not_after()).min();
+            cas.push(CertificateAuthority {
+                uri: String::new(),
+                certs,
+                valid_for: Validity { start, end },
+            });
+        }
+    }
+    Ok(cas)
 }
 
 /// Extends `path` (indices into `certs`, last = current top) up to self-signed roots by

@@ -672,6 +672,8 @@ pub(crate) mod minted {
         pub by_key_id: bool,
         pub embed: Option<Vec<u8>>,
         pub signature_alg: Vec<u8>,
+        /// The nonce INTEGER's content bytes.
+        pub nonce: Option<Vec<u8>>,
     }
 
     impl Default for Token {
@@ -683,6 +685,7 @@ pub(crate) mod minted {
                 by_key_id: false,
                 embed: None,
                 signature_alg: oid::ECDSA_WITH_SHA256.to_vec(),
+                nonce: None,
             }
         }
     }
@@ -709,6 +712,9 @@ pub(crate) mod minted {
                     ),
                     encode(tag::INTEGER, &[0x42]),
                     encode(tag::GENERALIZED_TIME, self.gen_time.as_bytes()),
+                    self.nonce
+                        .as_deref()
+                        .map_or(Vec::new(), |n| encode(tag::INTEGER, n)),
                 ]
                 .concat(),
             );
