@@ -266,8 +266,8 @@ fn unsupported_rekor_settings_are_refused_before_any_request() {
         ),
         (
             "GITSIGN_REKOR_VERSION",
-            "2",
-            "gitsign.rekorVersion \"2\" is not supported",
+            "3",
+            "gitsign.rekorVersion must be 1 or 2, not \"3\"",
         ),
     ] {
         // A Fulcio that would fail the test if asked.
