@@ -225,3 +225,82 @@ pub fn choose(settings: &Settings, now: UnixTime) -> Result<Services, ServiceErr
         config: source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const T2026: UnixTime = 1_767_225_600;
+
+    fn settings(env: &[(&str, &str)]) -> Settings {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::resolve(&HashMap::new(), &|k| env.get(k).cloned()).unwrap()
+    }
+
+    #[test]
+    fn the_compiled_in_config_signs_with_rekor_v1_and_no_timestamp() {
+        let s = choose(&settings(&[]), T2026).unwrap();
+        assert_eq!(s.fulcio, "https://fulcio.sigstore.dev");
+        assert_eq!(s.issuer, "https://oauth2.sigstore.dev/auth");
+        assert_eq!(
+            s.logs,
+            [LogService {
+                url: "https://rekor.sigstore.dev".into(),
+                version: 1
+            }]
+        );
+        assert!(
+            s.tsas.is_empty(),
+            "gitsign could not verify the public TSA's tokens"
+        );
+    }
+
+    #[test]
+    fn named_services_win_and_rekor_v2_brings_the_configs_timestamp_authority() {
+        let s = choose(
+            &settings(&[
+                ("GITSIGN_REKOR_URL", "https://log2025-1.rekor.sigstore.dev"),
+                ("GITSIGN_REKOR_VERSION", "2"),
+                ("GITSIGN_FULCIO_URL", "https://fulcio.example"),
+            ]),
+            T2026,
+        )
+        .unwrap();
+        assert_eq!(s.fulcio, "https://fulcio.example");
+        assert_eq!(s.logs[0].version, 2);
+        assert_eq!(s.tsas, ["https://timestamp.sigstore.dev/api/v1/timestamp"]);
+        let s = choose(
+            &settings(&[("GITSIGN_TIMESTAMP_SERVER_URL", "https://tsa.example/ts")]),
+            T2026,
+        )
+        .unwrap();
+        assert_eq!(s.tsas, ["https://tsa.example/ts"]);
+    }
+
+    #[test]
+    fn impossible_combinations_are_refused() {
+        let err = |env: &[(&str, &str)]| choose(&settings(env), T2026).unwrap_err().to_string();
+        assert!(err(&[("GITSIGN_REKOR_VERSION", "3")]).contains("must be 1 or 2"));
+        // The production config lists no v2 log.
+        assert!(err(&[("GITSIGN_REKOR_VERSION", "2")]).contains("API version [2]"));
+        assert!(
+            err(&[
+                ("GITSIGN_REKOR_MODE", "online"),
+                ("GITSIGN_TIMESTAMP_SERVER_URL", "https://tsa.example")
+            ])
+            .contains("rekorMode=online")
+        );
+        assert!(
+            err(&[
+                ("GITSIGN_REKOR_MODE", "online"),
+                ("GITSIGN_REKOR_URL", "https://log2.example"),
+                ("GITSIGN_REKOR_VERSION", "2"),
+            ])
+            .contains("rekorMode=online")
+        );
+    }
+}
