@@ -362,29 +362,53 @@ fn hash_alg(r: &mut Reader<'_>, what: &'static str) -> Result<HashAlg, TsaError>
     }
 }
 
+/// A TimeStampResp's parts: its status, the first statusString text, the token if any.
+pub(crate) struct Response<'a> {
+    pub status: u64,
+    pub text: Option<String>,
+    pub token: Option<Tlv<'a>>,
+}
+
+/// Reads the TimeStampResp `outer` (a SEQUENCE whose first element is the PKIStatusInfo).
+pub(crate) fn response<'a>(outer: &Tlv<'a>) -> Result<Response<'a>, TsaError> {
+    let mut r = outer.reader();
+    let status_info = r.read(tag::SEQUENCE).within("response status")?;
+    let token = r.optional(tag::SEQUENCE).within("response")?;
+    r.finish().within("response")?;
+    let mut s = status_info.reader();
+    let status = s
+        .read(tag::INTEGER)
+        .and_then(|i| i.as_u64())
+        .within("response status")?;
+    // statusString (SEQUENCE OF UTF8String) and failInfo (BIT STRING) are optional.
+    let text = s
+        .optional(tag::SEQUENCE)
+        .within("response status")?
+        .and_then(|t| t.reader().any().ok())
+        .and_then(|u| std::str::from_utf8(u.value).ok().map(str::to_string));
+    s.optional(tag::BIT_STRING).within("response status")?;
+    s.finish().within("response status")?;
+    Ok(Response {
+        status,
+        text,
+        token,
+    })
+}
+
 /// The ContentInfo, unwrapping a TimeStampResp (the form Sigstore bundles store) if given one.
 fn content_info(input: &[u8]) -> Result<Tlv<'_>, TsaError> {
     let outer = der::parse_single(input, tag::SEQUENCE).within("token")?;
     match outer.reader().peek_tag() {
         Some(tag::OID) => Ok(outer),
         Some(tag::SEQUENCE) => {
-            let mut r = outer.reader();
-            let status_info = r.read(tag::SEQUENCE).within("response status")?;
-            let token = r.optional(tag::SEQUENCE).within("response")?;
-            r.finish().within("response")?;
-            let mut s = status_info.reader();
-            let status = s
-                .read(tag::INTEGER)
-                .and_then(|i| i.as_u64())
-                .within("response status")?;
-            // statusString (SEQUENCE OF UTF8String) and failInfo (BIT STRING) are optional.
-            s.optional(tag::SEQUENCE).within("response status")?;
-            s.optional(tag::BIT_STRING).within("response status")?;
-            s.finish().within("response status")?;
-            if status != 0 {
-                return Err(TsaError::NotGranted { status });
+            let resp = response(&outer)?;
+            if resp.status != 0 {
+                return Err(TsaError::NotGranted {
+                    status: resp.status,
+                });
             }
-            token.ok_or_else(|| malformed("granted response carries no token"))
+            resp.token
+                .ok_or_else(|| malformed("granted response carries no token"))
         }
         _ => Err(malformed("neither a TimeStampResp nor a ContentInfo")),
     }

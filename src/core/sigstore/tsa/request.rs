@@ -10,7 +10,9 @@
 //!   failInfo PKIFailureInfo OPTIONAL }    -- granted (0), grantedWithMods (1), rejection (2)...
 //! ```
 
-use super::{TsaError, VerifiedTimestamp, Within, echo, malformed, verify_timestamp};
+use super::{
+    Response, TsaError, VerifiedTimestamp, Within, echo, malformed, response, verify_timestamp,
+};
 use crate::core::asn1::der::{self, oid, tag};
 use crate::core::sigstore::trust::CertificateAuthority;
 use crate::core::x509::keys::{HashAlg, sha256};
@@ -64,27 +66,17 @@ pub fn check_response(
     authorities: &[CertificateAuthority],
 ) -> Result<(Vec<u8>, VerifiedTimestamp), TsaError> {
     let outer = der::parse_single(resp, tag::SEQUENCE).within("response")?;
-    let mut r = outer.reader();
-    let status_info = r.read(tag::SEQUENCE).within("response status")?;
-    let token = r.optional(tag::SEQUENCE).within("response")?;
-    r.finish().within("response")?;
-    let mut s = status_info.reader();
-    let status = s
-        .read(tag::INTEGER)
-        .and_then(|i| i.as_u64())
-        .within("response status")?;
-    let text = s
-        .optional(tag::SEQUENCE)
-        .within("response statusString")?
-        .and_then(|t| t.reader().any().ok())
-        .and_then(|u| std::str::from_utf8(u.value).ok().map(str::to_string));
-    s.optional(tag::BIT_STRING).within("response failInfo")?;
-    s.finish().within("response status")?;
+    let Response {
+        status,
+        text,
+        token,
+    } = response(&outer)?;
     if status > 1 {
         return Err(TsaError::Rejected { status, text });
     }
-    let token = token.ok_or_else(|| malformed("granted response carries no token"))?;
-    let token = token.raw;
+    let token = token
+        .ok_or_else(|| malformed("granted response carries no token"))?
+        .raw;
     let e = echo(token)?;
     match e.nonce {
         None => return Err(TsaError::NonceMissing),
