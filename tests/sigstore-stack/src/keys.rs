@@ -161,7 +161,7 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 }
 
 /// Writes a secret file readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StackError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StackError> {
     let io = |source| StackError::Io {
         path: path.to_path_buf(),
         source,

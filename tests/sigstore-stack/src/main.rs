@@ -1,10 +1,12 @@
 //! sigstore-stack: **test and evaluation infrastructure**, not part of gitsign-rs. A local
 //! Sigstore stack on 127.0.0.1 so keyless signing runs end to end on one machine with no
 //! internet: an OIDC issuer that approves one configured identity, Fulcio v2 (with embedded
-//! SCTs from its own CT log key) and Rekor v1 (a Merkle tree kept on disk).
+//! SCTs from its own CT log key), Rekor v1 (a Merkle tree kept on disk) and Rekor v2 (a
+//! tile-based log in the C2SP tlog-tiles layout, Ed25519 checkpoints; see `rekor_v2.rs`).
 //!
 //! `sigstore-stack --dir DIR` writes `DIR/trusted_root.json`, `DIR/identity` and `DIR/env`,
-//! prints one line per service URL and serves until SIGTERM or SIGINT. Keys, the CA and the
+//! prints one line per service URL (`oidc`, `fulcio`, `rekor`, then `rekor2`) and serves until
+//! SIGTERM or SIGINT. Keys, the CA and the
 //! log persist in DIR across restarts. `sigstore-stack open URL` is a scripted user agent for
 //! `gitsign.urlOpener`: it fetches the URL and follows redirects (to the program's loopback
 //! listener), completing a browser login with nobody at the keyboard.
@@ -15,8 +17,8 @@
 //! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow" | "wrong-key" |
 //! "wrong-identity" | "wrong-entry"}`. See [`Fault`] and README.md.
 //!
-//! Non-goals: TLS, Rekor v2, timestamp authorities, CSRs, other entry kinds, performance
-//! beyond tests.
+//! Non-goals: TLS, timestamp authorities, CSRs, other entry kinds (Rekor v2: hashedrekord
+//! 0.0.2 with P-256 keys only; no witnesses), performance beyond tests.
 #![forbid(unsafe_code)]
 
 mod ca;
@@ -26,6 +28,7 @@ mod http;
 mod keys;
 mod oidc;
 mod rekor;
+mod rekor_v2;
 
 use std::fmt;
 use std::fs;
@@ -113,12 +116,14 @@ pub enum Fault {
     WrongChain,
     /// Sleep 30 s, then answer normally.
     Slow,
-    /// Fulcio: a trusted certificate for another key than the one submitted.
+    /// Fulcio: a trusted certificate for another key than the one submitted. Rekor v2:
+    /// checkpoints signed by a foreign key under the log's name and key hint.
     WrongKey,
     /// Fulcio: a trusted certificate for another identity than the token's.
     WrongIdentity,
     /// Rekor: logs and returns a valid entry for another digest than the one submitted
-    /// (signature unchecked), as a lying log would.
+    /// (signature unchecked), as a lying log would. Rekor v2: logs the entry, but proves it
+    /// with a signed checkpoint over a tree holding another leaf at its index.
     WrongEntry,
 }
 
@@ -189,9 +194,11 @@ pub struct Stack {
     pub ctlog_key: SigningKey,
     pub rekor_key: SigningKey,
     pub log: Mutex<rekor::Log>,
+    /// Rekor v2: its URL, Ed25519 key and tiled log.
+    pub rekor2: rekor_v2::Rekor2,
     pub oidc: Mutex<oidc::OidcState>,
     pub stats: Stats,
-    faults: [Mutex<Fault>; 3],
+    faults: [Mutex<Fault>; 5],
     precerts: Mutex<Option<fs::File>>,
 }
 
@@ -200,6 +207,7 @@ enum Service {
     Oidc = 0,
     Fulcio = 1,
     Rekor = 2,
+    Rekor2 = 3,
 }
 
 impl Stack {
@@ -269,12 +277,21 @@ impl Stack {
             Service::Oidc => oidc::handle(self, &req, fault),
             Service::Fulcio => fulcio::handle(self, &req, fault),
             Service::Rekor => rekor::handle(self, &req, fault),
+            Service::Rekor2 => rekor_v2::handle(&self.rekor2, &req, fault),
         }
     }
 
-    /// `DIR/trusted_root.json`: protobuf-specs TrustedRoot with the CA, the log and CT log keys.
+    /// `DIR/trusted_root.json`: protobuf-specs TrustedRoot with the CA, the logs (Rekor v1,
+    /// then v2) and the CT log key.
     fn trusted_root(&self) -> serde_json::Value {
-        trusted_root(&self.ca, &self.ctlog_key, &self.rekor_key, &self.urls)
+        let mut root = trusted_root(&self.ca, &self.ctlog_key, &self.rekor_key, &self.urls);
+        let v2 = self
+            .rekor2
+            .trusted_root_log(&format_rfc3339(self.ca.not_before));
+        if let Some(tlogs) = root["tlogs"].as_array_mut() {
+            tlogs.push(v2);
+        }
+        root
     }
 }
 
@@ -316,21 +333,23 @@ pub fn trusted_root(
 }
 
 impl Stack {
-    /// `DIR/signing_config.json`: protobuf-specs SigningConfig v0.2 naming the stack's services.
+    /// `DIR/signing_config.json`: protobuf-specs SigningConfig v0.2 naming the stack's services
+    /// (Rekor v2 before v1: clients pick the highest API version they support).
     fn signing_config(&self) -> serde_json::Value {
-        let service = |url: &str| {
-            json!([{
+        let entry = |url: &str, version: u32| {
+            json!({
                 "url": url,
-                "majorApiVersion": 1,
+                "majorApiVersion": version,
                 "validFor": {"start": format_rfc3339(self.ca.not_before)},
                 "operator": "sigstore-stack.test",
-            }])
+            })
         };
+        let service = |url: &str| json!([entry(url, 1)]);
         json!({
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": service(&self.urls.fulcio),
             "oidcUrls": service(&self.urls.oidc),
-            "rekorTlogUrls": service(&self.urls.rekor),
+            "rekorTlogUrls": [entry(&self.rekor2.url, 2), entry(&self.urls.rekor, 1)],
             "tsaUrls": [],
             "rekorTlogConfig": {"selector": "ANY"},
             "tsaConfig": {"selector": "ANY"},
@@ -341,7 +360,7 @@ impl Stack {
 #[derive(Parser)]
 #[command(
     name = "sigstore-stack",
-    about = "A local Sigstore stack (OIDC issuer, Fulcio v2, Rekor v1) on 127.0.0.1, for tests",
+    about = "A local Sigstore stack (OIDC issuer, Fulcio v2, Rekor v1 and v2) on 127.0.0.1, for tests",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -360,6 +379,8 @@ struct Cli {
     fulcio_port: u16,
     #[arg(long, default_value_t = 0)]
     rekor_port: u16,
+    #[arg(long, default_value_t = 0)]
+    rekor2_port: u16,
     /// Approve device codes when issued, not when the verification URI is fetched.
     #[arg(long)]
     device_auto_approve: bool,
@@ -466,6 +487,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     let (oidc_l, oidc_url) = bind(cli.oidc_port)?;
     let (fulcio_l, fulcio_url) = bind(cli.fulcio_port)?;
     let (rekor_l, rekor_url) = bind(cli.rekor_port)?;
+    let (rekor2_l, rekor2_url) = bind(cli.rekor2_port)?;
     let precerts = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -487,9 +509,12 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         ctlog_key: SigningKey::load_or_generate(&keys.join("ctlog.p8"), Curve::P256)?,
         rekor_key: SigningKey::load_or_generate(&keys.join("rekor.p8"), Curve::P256)?,
         log: Mutex::new(rekor::Log::open(&dir.join("rekor"))?),
+        rekor2: rekor_v2::Rekor2::open(&dir, rekor2_url)?,
         oidc: Mutex::new(oidc::OidcState::default()),
         stats: Stats::default(),
         faults: [
+            Mutex::new(Fault::None),
+            Mutex::new(Fault::None),
             Mutex::new(Fault::None),
             Mutex::new(Fault::None),
             Mutex::new(Fault::None),
@@ -536,6 +561,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         ("SIGSTORE_STACK_OIDC_URL", u.oidc.clone()),
         ("SIGSTORE_STACK_FULCIO_URL", u.fulcio.clone()),
         ("SIGSTORE_STACK_REKOR_URL", u.rekor.clone()),
+        ("SIGSTORE_STACK_REKOR2_URL", stack.rekor2.url.clone()),
     ];
     let mut env =
         String::from("# Written by sigstore-stack (test infrastructure). Source it: . DIR/env\n");
@@ -554,6 +580,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         (oidc_l, Service::Oidc),
         (fulcio_l, Service::Fulcio),
         (rekor_l, Service::Rekor),
+        (rekor2_l, Service::Rekor2),
     ] {
         let stack = stack.clone();
         http::serve(listener, Arc::new(move |req| stack.dispatch(service, req)));
@@ -565,11 +592,13 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         let _ = writeln!(out, "oidc {}", u.oidc);
         let _ = writeln!(out, "fulcio {}", u.fulcio);
         let _ = writeln!(out, "rekor {}", u.rekor);
+        let _ = writeln!(out, "rekor2 {}", stack.rekor2.url);
         let _ = out.flush();
         eprintln!(
-            "sigstore-stack: serving {} (log size {}, identity {}); env in {}",
+            "sigstore-stack: serving {} (log size {}, v2 log size {}, identity {}); env in {}",
             dir.display(),
             log.size(),
+            stack.rekor2.size(),
             stack.identity,
             dir.join("env").display()
         );

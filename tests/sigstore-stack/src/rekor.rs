@@ -283,6 +283,12 @@ impl Tree {
         self.levels.first().map_or(&[], Vec::as_slice)
     }
 
+    /// The hashes of the aligned complete subtrees of 2^k leaves, left to right (Merkle
+    /// level k; level 0 is the leaves): what a tlog-tiles tile stores.
+    pub fn level(&self, k: usize) -> &[[u8; 32]] {
+        self.levels.get(k).map_or(&[], Vec::as_slice)
+    }
+
     /// The hash of leaves `start..start + len`, where `start` is a multiple of the largest
     /// power of two below `len` (true of every range RFC 6962's recursion visits).
     fn range(&self, start: usize, len: usize) -> [u8; 32] {

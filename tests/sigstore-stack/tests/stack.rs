@@ -12,7 +12,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use gitsign::core::asn1::pem;
 use gitsign::core::sigstore::trust::TrustedRoot;
-use gitsign::core::tlog::{LogKey, entry_from_rekor_json, hashedrekord_body, verify_entry};
+use gitsign::core::tlog::{
+    LogEntry, LogKey, LoggedContent, LoggedVerifier, TlogError, entry_from_rekor_json,
+    hashedrekord_body, leaf_hash, node_hash, trusted_log_keys, verify_entry, verify_logged,
+    verify_note,
+};
 use gitsign::core::x509::cert::{Certificate, verify_chain};
 use gitsign::core::x509::keys::sha256;
 use gitsign::core::x509::sct::verify_embedded_sct;
@@ -28,6 +32,7 @@ struct Stack {
     oidc: String,
     fulcio: String,
     rekor: String,
+    rekor2: String,
 }
 
 impl Stack {
@@ -48,12 +53,14 @@ impl Stack {
                 .to_string()
         };
         let (oidc, fulcio, rekor) = (url("oidc"), url("fulcio"), url("rekor"));
+        let rekor2 = url("rekor2");
         Stack {
             child,
             dir: dir.to_path_buf(),
             oidc,
             fulcio,
             rekor,
+            rekor2,
         }
     }
 
@@ -1160,4 +1167,356 @@ fn malformed_requests_get_a_4xx_and_the_stack_keeps_serving() {
     let (status, answer) = get(&format!("{}/api/v1/log/entries/{uuid}", stack.rekor));
     assert_eq!(status, 200);
     verify_answer(&stack.trusted_root(), &answer, &body);
+}
+
+// ---------------------------------------------------------------------------------------
+// Rekor v2
+
+/// A Rekor v2 request for `payload` signed by `key`, with the certificate `leaf_der`.
+fn hashedrekord_v2(key: &Key, leaf_der: &[u8], payload: &[u8]) -> Value {
+    json!({"hashedRekordRequestV002": {
+        "digest": B64.encode(sha256(payload)),
+        "signature": {
+            "content": B64.encode(key.sign(payload)),
+            "verifier": {
+                "x509Certificate": {"rawBytes": B64.encode(leaf_der)},
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            },
+        },
+    }})
+}
+
+/// The entry of a Rekor v2 answer as gitsign reads it from a bundle: the answer goes into a
+/// v0.3 bundle's `tlogEntries` unchanged.
+fn v2_entry(answer: &Value, leaf_der: &[u8], request: &Value) -> LogEntry {
+    let r = &request["hashedRekordRequestV002"];
+    let bundle = json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": {"rawBytes": B64.encode(leaf_der)},
+            "tlogEntries": [answer],
+        },
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": r["digest"]},
+            "signature": r["signature"]["content"],
+        },
+    });
+    let mut parsed = gitsign::core::sigstore::bundle::parse(bundle.to_string().as_bytes())
+        .expect("the answer is a bundle tlog entry");
+    parsed.tlog_entries.remove(0)
+}
+
+/// GET: the status and the body bytes.
+fn get_bytes(url: &str) -> (u16, Vec<u8>) {
+    let r = client().get(url).send().unwrap();
+    let status = r.status().as_u16();
+    (status, r.bytes().unwrap().to_vec())
+}
+
+fn checkpoint_v2(stack: &Stack) -> String {
+    let (status, note) = get_bytes(&format!("{}/api/v2/checkpoint", stack.rekor2));
+    assert_eq!(status, 200);
+    String::from_utf8(note).unwrap()
+}
+
+fn post_v2(stack: &Stack, request: &Value) -> reqwest::blocking::Response {
+    client()
+        .post(format!("{}/api/v2/log/entries", stack.rekor2))
+        .json_body(request)
+        .send()
+        .unwrap()
+}
+
+fn v2_log<'a>(logs: &'a [LogKey<'a>], stack: &Stack) -> &'a LogKey<'a> {
+    logs.iter().find(|l| l.base_url == stack.rekor2).unwrap()
+}
+
+/// The entry bundle format of tlog-tiles: big-endian u16 lengths.
+fn entry_bundle(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = u16::from_be_bytes([bytes[0], bytes[1]]) as usize;
+        out.push(bytes[2..2 + len].to_vec());
+        bytes = &bytes[2 + len..];
+    }
+    out
+}
+
+/// RFC 6962 root over leaf hashes.
+fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => sha256(b""),
+        1 => leaves[0],
+        n => {
+            let mut k = 1;
+            while k << 1 < n {
+                k <<= 1;
+            }
+            node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+        }
+    }
+}
+
+/// The level-0 tile of a log of `size` < 256 entries, as leaf hashes.
+fn leaf_tile(stack: &Stack, size: usize) -> Vec<[u8; 32]> {
+    let (status, tile) = get_bytes(&format!("{}/api/v2/tile/0/000.p/{size}", stack.rekor2));
+    assert_eq!(status, 200);
+    assert_eq!(tile.len(), 32 * size);
+    tile.chunks(32).map(|c| c.try_into().unwrap()).collect()
+}
+
+#[test]
+fn rekor_v2_logs_entries_that_verify_serves_checkpoint_and_tiles_and_refuses_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &[]);
+    let key = Key::new();
+    let leaf = leaf_of(&certificate(&stack, &key));
+    let root = stack.trusted_root();
+    let v2 = root
+        .tlogs
+        .iter()
+        .find(|t| t.key_details == "PKIX_ED25519")
+        .expect("the v2 log is in the trusted root");
+    assert_eq!(v2.base_url, stack.rekor2);
+    assert_eq!(root.tlogs.len(), 2);
+    let logs = trusted_log_keys(&root);
+
+    let mut answers = Vec::new();
+    for i in 0..3u64 {
+        let payload = format!("artifact {i}");
+        let request = hashedrekord_v2(&key, leaf.der(), payload.as_bytes());
+        let r = post_v2(&stack, &request);
+        assert_eq!(r.status().as_u16(), 201);
+        let answer: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        assert_eq!(answer["logIndex"], i.to_string());
+        assert_eq!(answer["integratedTime"], "0");
+        assert_eq!(
+            answer["kindVersion"],
+            json!({"kind": "hashedrekord", "version": "0.0.2"})
+        );
+        assert_eq!(answer["inclusionProof"]["treeSize"], (i + 1).to_string());
+        assert!(answer.get("inclusionPromise").is_none());
+        let entry = v2_entry(&answer, leaf.der(), &request);
+        let logged = verify_logged(&entry, &logs).unwrap();
+        assert!(logged.rekor_v2);
+        assert_eq!(logged.log_index, i);
+        assert_eq!(logged.base_url, stack.rekor2);
+        assert_eq!(logged.integrated_time, None);
+        match logged.content {
+            LoggedContent::Digest {
+                sha256: d,
+                signature,
+            } => {
+                assert_eq!(d, sha256(payload.as_bytes()));
+                assert_eq!(
+                    signature.verifier,
+                    LoggedVerifier::Certificate(leaf.der().to_vec())
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        answers.push((request, answer, entry));
+    }
+
+    // The checkpoint: signed by the log key under the URL's host, the last answer's.
+    let note = checkpoint_v2(&stack);
+    let cp = verify_note(&note, v2_log(&logs, &stack)).unwrap();
+    assert_eq!((cp.origin.as_str(), cp.tree_size), ("127.0.0.1", 3));
+    let last = &answers[2].1["inclusionProof"];
+    assert_eq!(last["checkpoint"]["envelope"], note.as_str());
+    assert_eq!(last["rootHash"], B64.encode(&cp.root_hash));
+
+    // The tiles and entry bundle give the same log.
+    let leaves = leaf_tile(&stack, 3);
+    assert_eq!(mth(&leaves).as_slice(), cp.root_hash.as_slice());
+    let (status, bundle) = get_bytes(&format!("{}/api/v2/tile/entries/000.p/3", stack.rekor2));
+    assert_eq!(status, 200);
+    let bodies = entry_bundle(&bundle);
+    for (i, body) in bodies.iter().enumerate() {
+        assert_eq!(leaf_hash(body), leaves[i]);
+        assert_eq!(
+            answers[i].2.canonicalized_body.as_deref(),
+            Some(body.as_slice())
+        );
+    }
+    for path in [
+        "tile/0/000",
+        "tile/0/000.p/2",
+        "tile/entries/000",
+        "tile/0/../checkpoint",
+        "tile/1/000.p/1",
+        "log",
+    ] {
+        let (status, _) = get_bytes(&format!("{}/api/v2/{path}", stack.rekor2));
+        assert_eq!(status, 404, "{path}");
+    }
+
+    // A resubmission is a 409 naming the entry's index.
+    let r = post_v2(&stack, &answers[1].0);
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(r.headers()["x-log-index"], "1");
+    let error: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+
+    // Bad requests are 400 and log nothing.
+    let good = hashedrekord_v2(&key, leaf.der(), b"x");
+    let edited = |f: &dyn Fn(&mut Value)| {
+        let mut r = good.clone();
+        f(&mut r["hashedRekordRequestV002"]);
+        r
+    };
+    for bad in [
+        json!({"foo": "bar"}),
+        edited(&|r| r["digest"] = B64.encode([1u8; 31]).into()),
+        edited(&|r| r["digest"] = B64.encode(sha256(b"y")).into()),
+        edited(&|r| r["signature"]["verifier"]["keyDetails"] = "PKIX_ED25519".into()),
+        edited(&|r| r["signature"]["verifier"]["x509Certificate"]["rawBytes"] = "AAAA".into()),
+        hashedrekord(&key, &certificate(&stack, &key)[0], b"v1").0,
+    ] {
+        let r = post_v2(&stack, &bad);
+        assert_eq!(r.status().as_u16(), 400, "{bad}");
+        let error: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        assert!(error["message"].is_string());
+    }
+    assert_eq!(checkpoint_v2(&stack), note);
+
+    // The signing config lists v2 first.
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("signing_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["rekorTlogUrls"][0]["url"], stack.rekor2.as_str());
+    assert_eq!(config["rekorTlogUrls"][0]["majorApiVersion"], 2);
+    assert_eq!(config["rekorTlogUrls"][1]["majorApiVersion"], 1);
+    let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+    assert!(env.contains(&format!(
+        "export SIGSTORE_STACK_REKOR2_URL='{}'",
+        stack.rekor2
+    )));
+    stack.stop();
+}
+
+#[test]
+fn rekor_v2_keeps_its_key_and_log_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Key::new();
+    let stack = Stack::start(dir.path(), &[]);
+    let leaf = leaf_of(&certificate(&stack, &key));
+    let mut first = Vec::new();
+    for i in 0..2 {
+        let request = hashedrekord_v2(&key, leaf.der(), format!("before {i}").as_bytes());
+        let r = post_v2(&stack, &request);
+        assert_eq!(r.status().as_u16(), 201);
+        let answer: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        first.push((request.clone(), v2_entry(&answer, leaf.der(), &request)));
+    }
+    let note = checkpoint_v2(&stack);
+    let old_root = stack.trusted_root();
+    stack.stop();
+
+    let stack = Stack::start(dir.path(), &[]);
+    // Same text, same key, and Ed25519 signatures are deterministic.
+    assert_eq!(checkpoint_v2(&stack), note);
+    let root = stack.trusted_root();
+    let v2 = |r: &TrustedRoot| {
+        let t = r
+            .tlogs
+            .iter()
+            .find(|t| t.key_details == "PKIX_ED25519")
+            .unwrap();
+        (t.key_der.clone(), t.log_id.clone())
+    };
+    assert_eq!(v2(&root), v2(&old_root));
+    let logs = trusted_log_keys(&root);
+    // Entries from before still verify (their checkpoints name the same host and key).
+    for (_, entry) in &first {
+        verify_logged(entry, &logs).unwrap();
+    }
+    let r = post_v2(&stack, &first[0].0);
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(r.headers()["x-log-index"], "0");
+    let request = hashedrekord_v2(&key, leaf.der(), b"after");
+    let r = post_v2(&stack, &request);
+    assert_eq!(r.status().as_u16(), 201);
+    let answer: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+    let logged = verify_logged(&v2_entry(&answer, leaf.der(), &request), &logs).unwrap();
+    assert_eq!(logged.log_index, 2);
+    let cp = verify_note(&checkpoint_v2(&stack), v2_log(&logs, &stack)).unwrap();
+    assert_eq!(cp.tree_size, 3);
+    assert_eq!(
+        mth(&leaf_tile(&stack, 3)).as_slice(),
+        cp.root_hash.as_slice()
+    );
+    stack.stop();
+}
+
+#[test]
+fn rekor_v2_faults_give_entries_gitsign_refuses_while_the_log_stays_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &[]);
+    let key = Key::new();
+    let leaf = leaf_of(&certificate(&stack, &key));
+    let root = stack.trusted_root();
+    let logs = trusted_log_keys(&root);
+    let mut bodies = Vec::new();
+    for (i, mode) in ["wrong-key", "wrong-entry"].iter().enumerate() {
+        stack.fault(&stack.rekor2, mode);
+        let request = hashedrekord_v2(&key, leaf.der(), format!("fault {i}").as_bytes());
+        let r = post_v2(&stack, &request);
+        assert_eq!(r.status().as_u16(), 201, "{mode}");
+        let answer: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        let entry = v2_entry(&answer, leaf.der(), &request);
+        let err = verify_logged(&entry, &logs).expect_err(mode);
+        match *mode {
+            "wrong-key" => {
+                assert!(
+                    matches!(err, TlogError::CheckpointSignatureInvalid(_)),
+                    "{err:?}"
+                );
+                let note = checkpoint_v2(&stack);
+                assert!(verify_note(&note, v2_log(&logs, &stack)).is_err());
+            }
+            _ => {
+                // The checkpoint is the log's, but over a tree with another leaf there.
+                let note = answer["inclusionProof"]["checkpoint"]["envelope"]
+                    .as_str()
+                    .unwrap();
+                verify_note(note, v2_log(&logs, &stack)).unwrap();
+                assert!(matches!(err, TlogError::RootMismatch { .. }), "{err:?}");
+            }
+        }
+        bodies.push(entry.canonicalized_body.unwrap());
+    }
+    stack.fault(&stack.rekor2, "none");
+    // Both entries are in the log, whose own checkpoint is sound.
+    let cp = verify_note(&checkpoint_v2(&stack), v2_log(&logs, &stack)).unwrap();
+    assert_eq!(cp.tree_size, 2);
+    let leaves = leaf_tile(&stack, 2);
+    assert_eq!(mth(&leaves).as_slice(), cp.root_hash.as_slice());
+    assert_eq!(leaves[0], leaf_hash(&bodies[0]));
+    assert_eq!(leaves[1], leaf_hash(&bodies[1]));
+
+    stack.fault(&stack.rekor2, "status500");
+    assert_eq!(
+        post_v2(&stack, &hashedrekord_v2(&key, leaf.der(), b"z"))
+            .status()
+            .as_u16(),
+        500
+    );
+    stack.fault(&stack.rekor2, "garbage");
+    let (status, text) = get_bytes(&format!("{}/api/v2/checkpoint", stack.rekor2));
+    assert_eq!(status, 200);
+    assert!(serde_json::from_slice::<Value>(&text).is_err());
+    stack.fault(&stack.rekor2, "none");
+    assert_eq!(
+        verify_note(&checkpoint_v2(&stack), v2_log(&logs, &stack))
+            .unwrap()
+            .tree_size,
+        2
+    );
+    stack.stop();
 }
