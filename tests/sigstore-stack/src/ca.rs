@@ -36,7 +36,7 @@ fn ecdsa_sha384() -> Vec<u8> {
 pub const ORGANIZATION: &str = "sigstore-stack.test";
 const ROOT_CN: &str = "sigstore";
 const INTERMEDIATE_CN: &str = "sigstore-intermediate";
-const CA_LIFETIME: i64 = 10 * 365 * 86_400;
+pub(crate) const CA_LIFETIME: i64 = 10 * 365 * 86_400;
 /// Fulcio's leaves live ten minutes.
 pub const LEAF_LIFETIME: i64 = 600;
 
@@ -63,7 +63,7 @@ pub struct Issued {
     pub leaf_der: Vec<u8>,
 }
 
-fn name(cn: &str) -> Vec<u8> {
+pub(crate) fn name(cn: &str) -> Vec<u8> {
     let rdn = |oid: &[u8], value: &str| {
         encode(
             tag::SET,
@@ -83,7 +83,7 @@ fn name(cn: &str) -> Vec<u8> {
     )
 }
 
-fn ext(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
+pub(crate) fn ext(oid: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
     let mut body = encode(tag::OID, oid);
     if critical {
         body.extend(encode(tag::BOOLEAN, &[0xff]));
@@ -104,14 +104,14 @@ fn time(t: i64) -> Vec<u8> {
 }
 
 /// A positive 20-byte serial, minimally encoded.
-fn serial() -> Vec<u8> {
+pub(crate) fn serial() -> Vec<u8> {
     let mut s = random_bytes(20);
     s[0] = (s[0] & 0x7f).max(1);
     encode(tag::INTEGER, &s)
 }
 
 /// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits.
-fn key_id(key: &SigningKey) -> Vec<u8> {
+pub(crate) fn key_id(key: &SigningKey) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key.public_point())
         .as_ref()
         .to_vec()
@@ -133,18 +133,18 @@ fn spki_key_id(spki: &[u8]) -> Result<Vec<u8>, StackError> {
     )
 }
 
-struct Tbs<'a> {
-    serial: &'a [u8],
-    issuer: &'a [u8],
-    not_before: i64,
-    not_after: i64,
-    subject: &'a [u8],
-    spki: &'a [u8],
-    exts: &'a [Vec<u8>],
+pub(crate) struct Tbs<'a> {
+    pub serial: &'a [u8],
+    pub issuer: &'a [u8],
+    pub not_before: i64,
+    pub not_after: i64,
+    pub subject: &'a [u8],
+    pub spki: &'a [u8],
+    pub exts: &'a [Vec<u8>],
 }
 
 impl Tbs<'_> {
-    fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut tbs = encode(tag::context(0), &encode(tag::INTEGER, &[2]));
         tbs.extend_from_slice(self.serial);
         tbs.extend(ecdsa_sha384());
@@ -165,7 +165,7 @@ impl Tbs<'_> {
     }
 }
 
-fn sign_tbs(tbs: &[u8], key: &SigningKey) -> Result<Vec<u8>, StackError> {
+pub(crate) fn sign_tbs(tbs: &[u8], key: &SigningKey) -> Result<Vec<u8>, StackError> {
     let sig = key.sign_der(tbs)?;
     let mut bits = vec![0u8];
     bits.extend(sig);

@@ -2,12 +2,12 @@
 //! Sigstore stack on 127.0.0.1 so keyless signing runs end to end on one machine with no
 //! internet: an OIDC issuer that approves one configured identity, Fulcio v2 (with embedded
 //! SCTs from its own CT log key), Rekor v1 (a Merkle tree kept on disk) and Rekor v2 (a
-//! tile-based log in the C2SP tlog-tiles layout, Ed25519 checkpoints; see `rekor_v2.rs`).
+//! tile-based log in the C2SP tlog-tiles layout, Ed25519 checkpoints; see `rekor_v2.rs`) and
+//! an RFC 3161 timestamp authority (a P-384 leaf under its own root; see `tsa.rs`).
 //!
 //! `sigstore-stack --dir DIR` writes `DIR/trusted_root.json`, `DIR/identity` and `DIR/env`,
-//! prints one line per service URL (`oidc`, `fulcio`, `rekor`, then `rekor2`) and serves until
-//! SIGTERM or SIGINT. Keys, the CA and the
-//! log persist in DIR across restarts. `sigstore-stack open URL` is a scripted user agent for
+//! prints one line per service URL (`oidc`, `fulcio`, `rekor`, then `rekor2` and `tsa`) and
+//! serves until SIGTERM or SIGINT. Keys, the CAs and the logs persist in DIR across restarts. `sigstore-stack open URL` is a scripted user agent for
 //! `gitsign.urlOpener`: it fetches the URL and follows redirects (to the program's loopback
 //! listener), completing a browser login with nobody at the keyboard.
 //! `sigstore-stack generate-history` writes a history of gitsign-signed commits made with
@@ -15,10 +15,11 @@
 //!
 //! Fault injection (for failure tests), on each service: `POST /admin/fault` with
 //! `{"mode": "none" | "status500" | "garbage" | "wrong-chain" | "slow" | "wrong-key" |
-//! "wrong-identity" | "wrong-entry"}`. See [`Fault`] and README.md.
+//! "wrong-identity" | "wrong-entry" | "wrong-nonce" | "wrong-imprint"}`. See [`Fault`] and
+//! README.md.
 //!
-//! Non-goals: TLS, timestamp authorities, CSRs, other entry kinds (Rekor v2: hashedrekord
-//! 0.0.2 with P-256 keys only; no witnesses), performance beyond tests.
+//! Non-goals: TLS, CSRs, other entry kinds (Rekor v2: hashedrekord 0.0.2 with P-256 keys
+//! only; no witnesses), TSA policies and extensions, performance beyond tests.
 #![forbid(unsafe_code)]
 
 mod ca;
@@ -29,6 +30,7 @@ mod keys;
 mod oidc;
 mod rekor;
 mod rekor_v2;
+mod tsa;
 
 use std::fmt;
 use std::fs;
@@ -125,6 +127,10 @@ pub enum Fault {
     /// (signature unchecked), as a lying log would. Rekor v2: logs the entry, but proves it
     /// with a signed checkpoint over a tree holding another leaf at its index.
     WrongEntry,
+    /// TSA: a correctly signed token echoing another nonce than the request's.
+    WrongNonce,
+    /// TSA: a correctly signed token over another message imprint than the request's.
+    WrongImprint,
 }
 
 impl Fault {
@@ -138,6 +144,8 @@ impl Fault {
             "wrong-key" => Fault::WrongKey,
             "wrong-identity" => Fault::WrongIdentity,
             "wrong-entry" => Fault::WrongEntry,
+            "wrong-nonce" => Fault::WrongNonce,
+            "wrong-imprint" => Fault::WrongImprint,
             _ => return None,
         })
     }
@@ -151,6 +159,8 @@ impl Fault {
             Fault::WrongKey => "wrong-key",
             Fault::WrongIdentity => "wrong-identity",
             Fault::WrongEntry => "wrong-entry",
+            Fault::WrongNonce => "wrong-nonce",
+            Fault::WrongImprint => "wrong-imprint",
         }
     }
 }
@@ -196,6 +206,8 @@ pub struct Stack {
     pub log: Mutex<rekor::Log>,
     /// Rekor v2: its URL, Ed25519 key and tiled log.
     pub rekor2: rekor_v2::Rekor2,
+    /// The RFC 3161 timestamp authority.
+    pub tsa: tsa::Tsa,
     pub oidc: Mutex<oidc::OidcState>,
     pub stats: Stats,
     faults: [Mutex<Fault>; 5],
@@ -208,6 +220,7 @@ enum Service {
     Fulcio = 1,
     Rekor = 2,
     Rekor2 = 3,
+    Tsa = 4,
 }
 
 impl Stack {
@@ -236,7 +249,7 @@ impl Stack {
                 let Some(mode) = mode else {
                     return Response::error(
                         400,
-                        r#"expected {"mode": "none"|"status500"|"garbage"|"wrong-chain"|"slow"|"wrong-key"|"wrong-identity"|"wrong-entry"}"#,
+                        r#"expected {"mode": "none"|"status500"|"garbage"|"wrong-chain"|"slow"|"wrong-key"|"wrong-identity"|"wrong-entry"|"wrong-nonce"|"wrong-imprint"}"#,
                     );
                 };
                 *self.faults[s as usize]
@@ -271,18 +284,21 @@ impl Stack {
             | Fault::WrongChain
             | Fault::WrongKey
             | Fault::WrongIdentity
-            | Fault::WrongEntry => {}
+            | Fault::WrongEntry
+            | Fault::WrongNonce
+            | Fault::WrongImprint => {}
         }
         match s {
             Service::Oidc => oidc::handle(self, &req, fault),
             Service::Fulcio => fulcio::handle(self, &req, fault),
             Service::Rekor => rekor::handle(self, &req, fault),
             Service::Rekor2 => rekor_v2::handle(&self.rekor2, &req, fault),
+            Service::Tsa => tsa::handle(&self.tsa, &req, fault),
         }
     }
 
     /// `DIR/trusted_root.json`: protobuf-specs TrustedRoot with the CA, the logs (Rekor v1,
-    /// then v2) and the CT log key.
+    /// then v2), the CT log key and the timestamp authority.
     fn trusted_root(&self) -> serde_json::Value {
         let mut root = trusted_root(&self.ca, &self.ctlog_key, &self.rekor_key, &self.urls);
         let v2 = self
@@ -291,6 +307,9 @@ impl Stack {
         if let Some(tlogs) = root["tlogs"].as_array_mut() {
             tlogs.push(v2);
         }
+        root["timestampAuthorities"] = json!([self
+            .tsa
+            .trusted_root_entry(&format_rfc3339(self.tsa.not_before))]);
         root
     }
 }
@@ -334,7 +353,7 @@ pub fn trusted_root(
 
 impl Stack {
     /// `DIR/signing_config.json`: protobuf-specs SigningConfig v0.2 naming the stack's services
-    /// (Rekor v2 before v1: clients pick the highest API version they support).
+    /// (Rekor v2 before v1: clients pick the highest API version they support) and the TSA.
     fn signing_config(&self) -> serde_json::Value {
         let entry = |url: &str, version: u32| {
             json!({
@@ -350,7 +369,7 @@ impl Stack {
             "caUrls": service(&self.urls.fulcio),
             "oidcUrls": service(&self.urls.oidc),
             "rekorTlogUrls": [entry(&self.rekor2.url, 2), entry(&self.urls.rekor, 1)],
-            "tsaUrls": [],
+            "tsaUrls": [entry(&self.tsa.timestamp_url(), 1)],
             "rekorTlogConfig": {"selector": "ANY"},
             "tsaConfig": {"selector": "ANY"},
         })
@@ -360,7 +379,7 @@ impl Stack {
 #[derive(Parser)]
 #[command(
     name = "sigstore-stack",
-    about = "A local Sigstore stack (OIDC issuer, Fulcio v2, Rekor v1 and v2) on 127.0.0.1, for tests",
+    about = "A local Sigstore stack (OIDC issuer, Fulcio v2, Rekor v1 and v2, a TSA) on 127.0.0.1, for tests",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -381,6 +400,8 @@ struct Cli {
     rekor_port: u16,
     #[arg(long, default_value_t = 0)]
     rekor2_port: u16,
+    #[arg(long, default_value_t = 0)]
+    tsa_port: u16,
     /// Approve device codes when issued, not when the verification URI is fetched.
     #[arg(long)]
     device_auto_approve: bool,
@@ -488,6 +509,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
     let (fulcio_l, fulcio_url) = bind(cli.fulcio_port)?;
     let (rekor_l, rekor_url) = bind(cli.rekor_port)?;
     let (rekor2_l, rekor2_url) = bind(cli.rekor2_port)?;
+    let (tsa_l, tsa_url) = bind(cli.tsa_port)?;
     let precerts = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -510,15 +532,10 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         rekor_key: SigningKey::load_or_generate(&keys.join("rekor.p8"), Curve::P256)?,
         log: Mutex::new(rekor::Log::open(&dir.join("rekor"))?),
         rekor2: rekor_v2::Rekor2::open(&dir, rekor2_url)?,
+        tsa: tsa::Tsa::load_or_create(&dir.join("tsa"), tsa_url, now)?,
         oidc: Mutex::new(oidc::OidcState::default()),
         stats: Stats::default(),
-        faults: [
-            Mutex::new(Fault::None),
-            Mutex::new(Fault::None),
-            Mutex::new(Fault::None),
-            Mutex::new(Fault::None),
-            Mutex::new(Fault::None),
-        ],
+        faults: std::array::from_fn(|_| Mutex::new(Fault::None)),
         precerts: Mutex::new(precerts),
     });
 
@@ -562,6 +579,11 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         ("SIGSTORE_STACK_FULCIO_URL", u.fulcio.clone()),
         ("SIGSTORE_STACK_REKOR_URL", u.rekor.clone()),
         ("SIGSTORE_STACK_REKOR2_URL", stack.rekor2.url.clone()),
+        ("SIGSTORE_STACK_TSA_URL", stack.tsa.timestamp_url()),
+        (
+            "SIGSTORE_STACK_TSA_CHAIN",
+            dir.join("tsa/chain.pem").display().to_string(),
+        ),
     ];
     let mut env =
         String::from("# Written by sigstore-stack (test infrastructure). Source it: . DIR/env\n");
@@ -581,6 +603,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         (fulcio_l, Service::Fulcio),
         (rekor_l, Service::Rekor),
         (rekor2_l, Service::Rekor2),
+        (tsa_l, Service::Tsa),
     ] {
         let stack = stack.clone();
         http::serve(listener, Arc::new(move |req| stack.dispatch(service, req)));
@@ -593,6 +616,7 @@ fn serve(cli: &Cli, dir: &Path) -> Result<(), StackError> {
         let _ = writeln!(out, "fulcio {}", u.fulcio);
         let _ = writeln!(out, "rekor {}", u.rekor);
         let _ = writeln!(out, "rekor2 {}", stack.rekor2.url);
+        let _ = writeln!(out, "tsa {}", stack.tsa.url);
         let _ = out.flush();
         eprintln!(
             "sigstore-stack: serving {} (log size {}, v2 log size {}, identity {}); env in {}",

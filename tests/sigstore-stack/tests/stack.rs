@@ -33,6 +33,7 @@ struct Stack {
     fulcio: String,
     rekor: String,
     rekor2: String,
+    tsa: String,
 }
 
 impl Stack {
@@ -54,6 +55,7 @@ impl Stack {
         };
         let (oidc, fulcio, rekor) = (url("oidc"), url("fulcio"), url("rekor"));
         let rekor2 = url("rekor2");
+        let tsa = url("tsa");
         Stack {
             child,
             dir: dir.to_path_buf(),
@@ -61,6 +63,7 @@ impl Stack {
             fulcio,
             rekor,
             rekor2,
+            tsa,
         }
     }
 
@@ -1518,5 +1521,111 @@ fn rekor_v2_faults_give_entries_gitsign_refuses_while_the_log_stays_correct() {
             .tree_size,
         2
     );
+    stack.stop();
+}
+
+// ---------------------------------------------------------------------------------------
+// The timestamp authority
+
+fn post_tsq(stack: &Stack, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let r = client()
+        .post(format!("{}/api/v1/timestamp", stack.tsa))
+        .header("content-type", content_type)
+        .body(body.to_vec())
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.bytes().unwrap().to_vec())
+}
+
+#[test]
+fn the_tsa_answers_requests_with_tokens_openssl_and_gitsign_accept_across_a_restart() {
+    use gitsign::core::sigstore::tsa::request::{check_response, timestamp_request};
+    use gitsign::core::sigstore::tsa::verify_timestamp;
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::start(dir.path(), &[]);
+    let root = stack.trusted_root();
+    assert_eq!(root.timestamp_authorities.len(), 1);
+    let signed = b"a CMS signature value";
+    let nonce = [0x5a; 16];
+    let request = timestamp_request(signed, &nonce);
+    let (status, reply) = post_tsq(&stack, "application/timestamp-query", &request);
+    assert_eq!(status, 200);
+    let (token, verified) =
+        check_response(&reply, signed, &nonce, &root.timestamp_authorities).unwrap();
+    assert!((verified.time - now()).abs() < 60);
+
+    // OpenSSL verifies the token (ESS signingCertificateV2, the critical timeStamping EKU)
+    // with the chain the stack wrote, and the chain the service serves is that file.
+    let chain = dir.path().join("tsa/chain.pem");
+    let (status, served) = get_bytes(&format!("{}/api/v1/timestamp/certchain", stack.tsa));
+    assert_eq!(status, 200);
+    assert_eq!(served, std::fs::read(&chain).unwrap());
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("token.der"), &token).unwrap();
+    std::fs::write(work.path().join("data"), signed).unwrap();
+    let openssl = |data: &str| {
+        Command::new("openssl")
+            .args([
+                "ts",
+                "-verify",
+                "-token_in",
+                "-in",
+                "token.der",
+                "-data",
+                data,
+                "-CAfile",
+            ])
+            .arg(&chain)
+            .current_dir(work.path())
+            .output()
+            .unwrap()
+    };
+    let out = openssl("data");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(work.path().join("other"), b"other bytes").unwrap();
+    assert!(!openssl("other").status.success());
+
+    // Faults: a lying nonce or imprint, a key the leaf does not certify.
+    for (mode, want) in [
+        ("wrong-nonce", "nonce"),
+        ("wrong-imprint", "imprint"),
+        ("wrong-key", "signature"),
+    ] {
+        stack.fault(&stack.tsa, mode);
+        let (status, reply) = post_tsq(&stack, "application/timestamp-query", &request);
+        assert_eq!(status, 200, "{mode}");
+        let err = check_response(&reply, signed, &nonce, &root.timestamp_authorities)
+            .expect_err(mode)
+            .to_string();
+        assert!(err.contains(want), "{mode}: {err}");
+    }
+    stack.fault(&stack.tsa, "none");
+
+    // Not a TimeStampReq, or not sent as one.
+    assert_eq!(
+        post_tsq(&stack, "application/timestamp-query", b"junk").0,
+        400
+    );
+    assert_eq!(post_tsq(&stack, "application/json", &request).0, 415);
+
+    // The signing config and env name it.
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("signing_config.json")).unwrap())
+            .unwrap();
+    let url = format!("{}/api/v1/timestamp", stack.tsa);
+    assert_eq!(config["tsaUrls"][0]["url"], url.as_str());
+    let env = std::fs::read_to_string(dir.path().join("env")).unwrap();
+    assert!(env.contains(&format!("export SIGSTORE_STACK_TSA_URL='{url}'")));
+    stack.stop();
+
+    // After a restart the same authority: old tokens still verify with the new root.
+    let stack = Stack::start(dir.path(), &[]);
+    let root = stack.trusted_root();
+    verify_timestamp(&token, signed, &root.timestamp_authorities).unwrap();
     stack.stop();
 }
