@@ -14,7 +14,7 @@ mod stack;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{BIN, text};
+use common::text;
 use gitsign::core::asn1::pem;
 use gitsign::core::cms::{self, builder};
 use gitsign::core::git::gitobj::{self, HashAlgo, ObjectKind};
@@ -386,24 +386,36 @@ fn sigstore_python_accepts_bundles_of_v2_and_timestamp_commits_offline() {
         text(&out.stderr)
     );
     assert!(!verify("other@example.com").status.success());
-    // Our own bundle verifier agrees.
-    let out = r.gitsign(&[
-        "verify-bundle",
-        "--bundle",
-        dir.join("bundle.json").to_str().unwrap(),
-        "--certificate-identity",
-        r.stack.identity(),
-        "--certificate-oidc-issuer",
-        r.stack.issuer(),
-        "--digest",
-        &format!("sha256:{hex}"),
-    ]);
-    let _ = out; // verify-bundle's argument shape is checked in tests/sign.rs
+    // Our own bundle verifier agrees, and refuses another artifact.
+    let ours = |digest: &str| {
+        r.gitsign(&[
+            "verify-bundle",
+            "--bundle",
+            dir.join("bundle.json").to_str().unwrap(),
+            "--certificate-identity",
+            r.stack.identity(),
+            "--certificate-oidc-issuer",
+            r.stack.issuer(),
+            "--trusted-root",
+            r.stack.trusted_root(),
+            digest,
+        ])
+    };
+    let out = ours(&format!("sha256:{hex}"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!ours(&format!("sha256:{}", "0".repeat(64))).status.success());
+}
+
+/// The size of the stack's Rekor v2 log, from its checkpoint on disk.
+fn v2_log_size(r: &Signing) -> u64 {
+    let note = std::fs::read_to_string(stack_dir(r).join("rekor2/checkpoint")).unwrap();
+    note.lines().nth(1).unwrap().parse().unwrap()
 }
 
 fn faulty_signing_fails(service: &str, url: &str, modes: &[&str], expect: &str) {
     let r = Signing::new();
     let env = v2_env(&r);
+    let size = v2_log_size(&r);
     for mode in modes {
         r.stack.fault(url_of(&r, url), mode);
         let err = r.failed(&["commit", "-S", "--allow-empty", "-m", mode], &pairs(&env));
@@ -411,6 +423,10 @@ fn faulty_signing_fails(service: &str, url: &str, modes: &[&str], expect: &str) 
         assert!(line.contains(expect), "{service} {mode}: {line}");
         assert!(!err.contains("GOODSIG"));
         r.stack.fault(url_of(&r, url), "none");
+        // The timestamp comes before the log: a failed timestamp logs nothing.
+        if service == "tsa" {
+            assert_eq!(v2_log_size(&r), size, "{mode}");
+        }
     }
     // And with the faults gone, signing works again.
     r.commit("after the faults", &pairs(&env));
@@ -487,6 +503,4 @@ fn corrupting_any_byte_of_a_v2_and_timestamp_signature_is_rejected() {
         bad[i] ^= 0x01;
         assert!(!verifies(&bad, &obj.signature), "payload byte {i}");
     }
-    // And the binary agrees on the original.
-    let _ = BIN;
 }
